@@ -1,0 +1,1 @@
+"""File formats: model files (npz + JSON header) and CSV data sets."""

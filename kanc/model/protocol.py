@@ -1,0 +1,38 @@
+"""The interface between float models (trained or imported) and the quantizer.
+
+Any float KAN, whether kanc's own B-spline model or one imported from pykan,
+efficient-kan, FastKAN or ChebyKAN, is handed to the quantizer as an object with
+these members (duck typing, no base class needed):
+
+``task``
+    "regression" or "classification".
+``widths``
+    list of ints ``[n_inputs, n_1, ..., n_outputs]``.
+``layer_inputs(x)``
+    For real inputs ``x`` of shape (N, n_inputs), a list of L + 1 float64 arrays:
+    the inputs of layer 0 (``x`` itself, in the user's units), of layers 1 .. L-1,
+    and last the model outputs (regression targets in the user's units, or logits).
+``edge_values(layer, t)``
+    For ``t`` of shape (N, n_in) in the coordinates of that layer's inputs, the
+    edge functions phi_ji(t_i) as an array of shape (N, n_out, n_in).
+``node_bias(layer)``
+    The (n_out,) bias of each node.
+
+The contract that ties them together, for every layer ``l``::
+
+    layer_inputs(x)[l + 1] == edge_values(l, layer_inputs(x)[l]).sum(axis=2) + node_bias(l)
+
+Input normalisation and output scaling belong inside the edge functions, so
+layer 0 sees raw features and the last layer returns outputs in target units.
+"""
+
+REQUIRED_MEMBERS = ("task", "widths", "layer_inputs", "edge_values", "node_bias")
+
+
+def check_float_model(model):
+    """Raise TypeError naming the first member of the protocol that ``model`` lacks."""
+    for member in REQUIRED_MEMBERS:
+        if not hasattr(model, member):
+            raise TypeError(f"{type(model).__name__} is not a kanc float model: missing '{member}' "
+                            "(see kanc.model.protocol)")
+    return model

@@ -1,0 +1,1 @@
+"""Package-data marker so that an installed kanc can locate the C runtime sources."""
