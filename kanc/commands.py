@@ -1,0 +1,352 @@
+"""Implementations of the CLI sub-commands; each ``run_<command>(args)`` prints its results.
+
+Errors are raised as KancError subclasses; kanc.cli turns them into one line on
+stderr and exit code 1. Every output file is written atomically.
+"""
+import os
+
+import numpy as np
+
+from kanc.errors import DataError, KancError, ModelFileError
+from kanc.io.atomic import atomic_path
+from kanc.io.csvdata import class_labels, load_csv
+from kanc.metrics import accuracy, argmax_lowest, rmse, train_test_split
+
+IMPORT_SOURCES = ("pykan", "efficient-kan", "fastkan", "chebykan")
+
+
+# ---------------------------------------------------------------------------- model loading
+
+def load_float_model(spec):
+    """Load a float model from a kanc-float file or from ``SOURCE:PATH`` through an importer."""
+    source, sep, path = spec.partition(":")
+    if sep and source in IMPORT_SOURCES:
+        from kanc.importers import import_model
+
+        return import_model(source, path)
+    from kanc.model.serialize import load_float_model as load_kanc_float
+
+    return load_kanc_float(spec)
+
+
+def load_quantized_model(path):
+    from kanc.quantize.qmodel import QuantizedModel
+
+    return QuantizedModel.load(path)
+
+
+def feature_names_of(model):
+    """Feature names stored with a model (float or quantized), or None."""
+    names = getattr(model, "feature_names", None)
+    if names is None:
+        names = getattr(model, "metadata", {}).get("feature_names")
+    return list(names) if names else None
+
+
+def read_features(path, model, target=None, require_target=False):
+    """Load a CSV for ``model``: its stored feature columns if known, else every non-target column."""
+    names = feature_names_of(model)
+    data = load_csv(path, target=target, feature_names=names, require_target=require_target)
+    n_inputs = model.n_inputs if hasattr(model, "n_inputs") else model.widths[0]
+    if data.X.shape[1] != n_inputs:
+        raise DataError(f"data file {path} has {data.X.shape[1]} feature columns {data.feature_names}, "
+                        f"but the model takes {n_inputs} inputs; pass --target so the target column is "
+                        "not read as a feature")
+    if data.target_name is not None and data.target_name in (names or []):
+        data.y = None
+    return data
+
+
+# ---------------------------------------------------------------------------- train
+
+def parse_widths(text):
+    """Parse '16,8' into (16, 8); the empty string means no hidden layer."""
+    text = text.strip()
+    if not text:
+        return ()
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise DataError(f"--hidden {text!r} must be comma-separated whole numbers such as 8 or 16,8") from None
+    if any(width < 1 for width in widths):
+        raise DataError(f"--hidden {text!r}: every width must be at least 1")
+    return widths
+
+
+def make_estimator(task, **params):
+    from kanc.train.estimators import KANClassifier, KANRegressor
+
+    cls = KANClassifier if task == "classification" else KANRegressor
+    try:
+        return cls(**params)
+    except (ValueError, TypeError) as exc:
+        raise DataError(str(exc)) from None
+
+
+def fit_estimator(estimator, X, y):
+    try:
+        return estimator.fit(X, y)
+    except (ValueError, TypeError) as exc:
+        raise DataError(str(exc)) from None
+
+
+def evaluate_float(estimator, task, X, y):
+    """Return (metric name, value) of a fitted estimator on (X, y)."""
+    if task == "classification":
+        return "accuracy", accuracy(y, estimator.predict(X))
+    return "RMSE", rmse(y, estimator.predict(X))
+
+
+def run_train(args):
+    data = load_csv(args.data, target=args.target)
+    if not 0.0 <= args.test_fraction < 1.0:
+        raise DataError(f"--test-fraction {args.test_fraction} must be in [0, 1)")
+    y = class_labels(data.y, args.data) if args.task == "classification" else data.y
+    train_idx, test_idx = train_test_split(len(y), args.test_fraction, args.seed,
+                                           labels=y if args.task == "classification" else None)
+    estimator = make_estimator(
+        args.task, hidden=parse_widths(args.hidden), grid=args.grid, k=args.order, base=args.base,
+        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, smooth_penalty=args.smooth,
+        l1_penalty=args.l1, seed=args.seed, verbose=not args.quiet)
+    fit_estimator(estimator, data.X[train_idx], y[train_idx])
+    model = estimator.model_
+    model.feature_names = data.feature_names
+    model.target_name = data.target_name
+    from kanc.model.serialize import save_float_model
+
+    save_float_model(model, args.output)
+
+    name, value = evaluate_float(estimator, args.task, data.X[train_idx], y[train_idx])
+    print(f"train {name}: {value:.6g} on {len(train_idx)} rows")
+    if len(test_idx):
+        name, value = evaluate_float(estimator, args.task, data.X[test_idx], y[test_idx])
+        print(f"test {name}: {value:.6g} on {len(test_idx)} rows")
+    print(f"wrote {args.output} (widths {list(model.widths)})")
+
+
+# ---------------------------------------------------------------------------- compile
+
+def parse_input_ranges(items, feature_names, n_inputs):
+    """Parse repeated FEATURE=LO:HI options into {input index: (lo, hi)}."""
+    ranges = {}
+    for item in items:
+        name, sep, bounds = item.partition("=")
+        lo_text, sep2, hi_text = bounds.partition(":")
+        if not sep or not sep2:
+            raise DataError(f"--input-range {item!r} must look like FEATURE=LO:HI, e.g. alcohol=10:15")
+        if feature_names and name in feature_names:
+            index = feature_names.index(name)
+        elif name.isdigit() and int(name) < n_inputs:
+            index = int(name)
+        else:
+            raise DataError(f"--input-range {item!r}: unknown feature {name!r}; features are {feature_names}")
+        try:
+            lo, hi = float(lo_text), float(hi_text)
+        except ValueError:
+            raise DataError(f"--input-range {item!r}: LO and HI must be numbers") from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise DataError(f"--input-range {item!r}: need finite LO < HI")
+        ranges[index] = (lo, hi)
+    return ranges
+
+
+def compile_model(float_model, calibration_x, name, segments=None, max_error=None, margin=0.1,
+                  input_ranges=None):
+    """Quantize ``float_model`` with calibration inputs; return the QuantizedModel."""
+    from kanc.quantize.quantizer import quantize
+
+    try:
+        qmodel = quantize(float_model, calibration_x, name=name, segments=segments, target_error=max_error,
+                          margin=margin, input_domains=input_ranges or None)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    names = feature_names_of(float_model)
+    if names:
+        qmodel.metadata["feature_names"] = names
+    for key in ("target_name", "classes"):
+        value = getattr(float_model, key, None)
+        if value is not None:
+            qmodel.metadata[key] = np.asarray(value).tolist() if key == "classes" else value
+    return qmodel
+
+
+def run_compile(args):
+    from kanc.emit.c_source import write_c_sources
+
+    float_model = load_float_model(args.model)
+    data = read_features(args.calibration, float_model, target=args.target)
+    ranges = parse_input_ranges(args.input_range, feature_names_of(float_model), data.X.shape[1])
+    if args.segments is not None and not 1 <= args.segments <= 256:
+        raise DataError(f"--segments {args.segments} is outside 1..256")
+    qmodel = compile_model(float_model, data.X, args.name, segments=args.segments, max_error=args.max_error,
+                           margin=args.margin, input_ranges=ranges)
+    qmodel.save(args.output)
+    print(f"wrote {args.output} ({qmodel.n_edges} edges, widths {qmodel.widths})")
+    if args.c_dir:
+        paths = write_c_sources(qmodel, args.c_dir)
+        print(f"wrote {len(paths)} C files to {args.c_dir}")
+
+
+# ---------------------------------------------------------------------------- simulate / report
+
+def predictions_from_outputs(qmodel, outputs_real):
+    """Class labels (classification) or values (regression) from dequantized outputs."""
+    if qmodel.task == "classification":
+        index = argmax_lowest(outputs_real)
+        classes = qmodel.metadata.get("classes")
+        return np.asarray(classes)[index] if classes else index
+    return outputs_real[:, 0] if outputs_real.shape[1] == 1 else outputs_real
+
+
+def print_metric(qmodel, y, predictions, label):
+    if y is None:
+        return
+    if qmodel.task == "classification":
+        print(f"{label} accuracy: {accuracy(y, predictions):.6g} on {len(y)} rows")
+    else:
+        print(f"{label} RMSE: {rmse(y, predictions):.6g} on {len(y)} rows")
+
+
+def print_clamps(qmodel, result, feature_names=None):
+    counts = result.clamp_counts[0]
+    names = feature_names or [f"x{i}" for i in range(len(counts))]
+    clamped = [(n, int(c)) for n, c in zip(names, counts) if c]
+    if clamped:
+        print("inputs clamped to the calibrated domain: " + ", ".join(f"{n}: {c}" for n, c in clamped))
+    else:
+        print("inputs clamped to the calibrated domain: none")
+    hidden = [int(np.sum(c)) for c in result.clamp_counts[1:]]
+    if any(hidden):
+        print("hidden values clamped per layer: " + ", ".join(str(h) for h in hidden))
+
+
+def run_simulate(args):
+    qmodel = load_quantized_model(args.qmodel)
+    data = read_features(args.data, qmodel, target=args.target)
+    x_q = qmodel.quantize_inputs(data.X)
+    from kanc.simulate import simulate
+
+    result = simulate(qmodel, x_q)
+    outputs = qmodel.dequantize_outputs(result.outputs)
+    predictions = predictions_from_outputs(qmodel, outputs)
+    print_metric(qmodel, data.y, predictions, "fixed-point")
+    print_clamps(qmodel, result, data.feature_names)
+    if args.output:
+        header = [f"y_q{j}" for j in range(qmodel.n_outputs)] + [f"y{j}" for j in range(qmodel.n_outputs)]
+        table = np.column_stack([result.outputs.astype(np.int64), outputs])
+        with atomic_path(args.output) as tmp:
+            with open(tmp, "w", encoding="utf-8") as handle:
+                handle.write(",".join(header) + "\n")
+                for row in table:
+                    ints = [str(int(v)) for v in row[:qmodel.n_outputs]]
+                    reals = [repr(float(v)) for v in row[qmodel.n_outputs:]]
+                    handle.write(",".join(ints + reals) + "\n")
+        print(f"wrote {args.output} ({len(table)} rows)")
+
+
+def run_report(args):
+    from kanc.emit.c_source import model_sizes
+    from kanc.quantize.report import format_report
+
+    qmodel = load_quantized_model(args.qmodel)
+    print(f"model {qmodel.name}: {qmodel.task}, widths {qmodel.widths}, {qmodel.n_edges} edges")
+    for key, value in model_sizes(qmodel).items():
+        print(f"  {key}: {value}")
+    float_model = load_float_model(args.float_model) if args.float_model else None
+    data = read_features(args.data, qmodel, target=args.target) if args.data else None
+    print(format_report(qmodel, float_model=float_model, x=None if data is None else data.X,
+                        y=None if data is None else data.y))
+    if data is not None:
+        from kanc.simulate import simulate
+
+        result = simulate(qmodel, qmodel.quantize_inputs(data.X))
+        print_clamps(qmodel, result, data.feature_names)
+
+
+# ---------------------------------------------------------------------------- boards
+
+def board_by_name(name):
+    from kanc.build.boards import BOARDS
+
+    if name not in BOARDS:
+        raise KancError(f"unknown board {name!r}; supported boards are {sorted(BOARDS)}")
+    return BOARDS[name]
+
+
+def run_build(args):
+    import tempfile
+
+    qmodel = load_quantized_model(args.qmodel)
+    board = board_by_name(args.board)
+    out_dir = args.out_dir or tempfile.mkdtemp(prefix=f"kanc-{args.board}-")
+    result = board.build(qmodel, out_dir, firmware="app")
+    print(f"built {result.elf_path} for {args.board} ({board.cpu})")
+    print(f"flash: {result.flash_bytes} bytes, RAM: {result.ram_bytes} bytes")
+
+
+def run_verify(args):
+    from kanc.verify import verify
+
+    qmodel = load_quantized_model(args.qmodel)
+    board_by_name(args.board)
+    data = read_features(args.data, qmodel)
+    x = data.X if args.limit is None else data.X[:args.limit]
+    result = verify(args.board, qmodel, qmodel.quantize_inputs(x))
+    print(result.summary())
+    if result.mismatches:
+        raise KancError(f"{result.mismatches} outputs differ between {args.board} and the simulation")
+
+
+def run_export(args):
+    qmodel = load_quantized_model(args.qmodel)
+    x_q = None
+    if args.data:
+        data = read_features(args.data, qmodel)
+        x_q = qmodel.quantize_inputs(data.X[:args.rows])
+    if args.kind == "pico-sdk":
+        from kanc.emit.pico_sdk import export_pico_sdk
+
+        path = export_pico_sdk(qmodel, args.out_dir, x_q=x_q)
+    elif args.board == "portenta_h7":
+        from kanc.emit.portenta import export_portenta
+
+        path = export_portenta(qmodel, args.out_dir, x_q=x_q)
+    elif args.board == "uno":
+        from kanc.emit.arduino import export_arduino
+
+        path = export_arduino(qmodel, args.out_dir, x_q=x_q)
+    else:
+        raise KancError(f"--board {args.board!r} has no Arduino export; use uno or portenta_h7")
+    print(f"wrote {path}")
+
+
+def run_plot(args):
+    from kanc.plot.edges import plot_edges
+
+    float_model = load_float_model(args.model)
+    qmodel = load_quantized_model(args.qmodel) if args.qmodel else None
+    x = read_features(args.data, float_model).X if args.data else None
+    if qmodel is None and x is None:
+        raise KancError("kanc plot needs --qmodel or --data (calibration rows) to draw the int16 tables")
+    plot_edges(float_model, args.output, qmodel=qmodel, x=x)
+    print(f"wrote {args.output}")
+
+
+# ---------------------------------------------------------------------------- demo
+
+def run_demo(args):
+    from kanc.demo import run_demo as demo
+
+    results = demo(datasets=args.dataset or ["wine", "diabetes"], out_dir=args.out_dir, seed=args.seed,
+                   epochs=args.epochs, verbose=not args.quiet)
+    failures = [r.dataset for r in results if r.identical != r.total]
+    if failures:
+        raise KancError(f"compiled C differs from the simulation on {failures}")
+
+
+def ensure_dir(path):
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+__all__ = [name for name in dir() if name.startswith("run_")] + ["load_float_model", "ModelFileError"]
