@@ -1,0 +1,58 @@
+/*
+ * kanc_board.h - the board HAL contract: includes the board's kanc_hal.h, checks
+ * the required macros and supplies portable defaults for the optional hooks.
+ *
+ * Required in kanc_hal.h:
+ *   KANC_TABLE_ATTR      storage attribute of every const array the model emits
+ *                        (PROGMEM on AVR, empty elsewhere)
+ *   KANC_READ_S16(ptr)   read one int16_t from such an array (pgm_read_word on AVR,
+ *                        a plain load elsewhere). The runtime reads every table,
+ *                        requantizer and bias word through it.
+ * Optional:
+ *   KANC_FRAC_T, KANC_FRAC_ENCODE(f)
+ *                        type and encoding of the per-input fraction f in [0, 255]
+ *                        handed to the edge hook (default: uint8_t holding f)
+ *   KANC_HAL_HAS_EDGE_ACCUMULATE and
+ *   int32_t kanc_hal_edge_accumulate(int32_t acc, const int16_t *samples, KANC_FRAC_T f)
+ *                        returns acc + T[s] * 256 + (T[s+1] - T[s]) * f exactly, where
+ *                        `samples` points at T[s] in table storage
+ */
+#ifndef KANC_BOARD_H
+#define KANC_BOARD_H
+
+#include <stdint.h>
+
+#include "kanc_hal.h"
+
+#ifndef KANC_TABLE_ATTR
+#error "kanc_hal.h must define KANC_TABLE_ATTR (empty, or PROGMEM on AVR)"
+#endif
+
+#ifndef KANC_READ_S16
+#error "kanc_hal.h must define KANC_READ_S16(ptr), the int16_t read from table storage"
+#endif
+
+#ifdef KANC_FRAC_T
+#ifndef KANC_FRAC_ENCODE
+#error "kanc_hal.h defines KANC_FRAC_T but not KANC_FRAC_ENCODE(f)"
+#endif
+typedef KANC_FRAC_T kanc_frac_t;
+#else
+typedef uint8_t kanc_frac_t;
+#define KANC_FRAC_ENCODE(f) ((kanc_frac_t)(f))
+#endif
+
+/*
+ * Reads an int32 stored as two int16 words, low half first. The low word stores
+ * the bits 0..15 as a signed value, so it is taken back as uint16_t. The sum
+ * hi * 2^16 + lo is exact in int32 and needs no implementation-defined cast.
+ */
+static inline int32_t kanc_read_s32_pair(const int16_t *words)
+{
+    int32_t hi = KANC_READ_S16(words + 1);
+    uint16_t lo = (uint16_t)KANC_READ_S16(words);
+
+    return hi * 65536 + (int32_t)lo;
+}
+
+#endif /* KANC_BOARD_H */
