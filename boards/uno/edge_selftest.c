@@ -1,0 +1,138 @@
+/*
+ * On-device check of the fast paths in kanc_hal.h against the portable C
+ * expressions of the fixed-point spec, run under simavr by tests/test_uno.py.
+ *
+ *   edge:   kanc_hal_edge_accumulate(acc, T + s, f) == acc + T[s] * 256 + (T[s + 1] - T[s]) * f
+ *           for every sample pair, every f in [0, 255] and every start accumulator;
+ *   row:    kanc_hal_row_accumulate(acc, row, coords, n) == the edge sum over the
+ *           first n coordinates, for every n and every start accumulator;
+ *   rshift: kanc_hal_rshift_round(a, n) == (a >> n) + ((a >> (n - 1)) & 1) (a if n = 0)
+ *           for every value and every n in [0, 31].
+ *
+ * Output over USART0, one line per check: "<name> checked <count> mismatches <count>\r\n",
+ * then sleep.
+ *
+ * edge_cases.h (written by the test) defines:
+ *   EDGE_PAIRS, edge_samples[EDGE_PAIRS][2] PROGMEM   pairs obeying the slope invariant
+ *   EDGE_ACCS, edge_accs[EDGE_ACCS]                   start accumulators (int32)
+ *   EDGE_ROW_LENGTH, edge_row[] PROGMEM               a table row obeying the slope invariant
+ *   EDGE_COORDS, edge_coords[EDGE_COORDS][2]          (offset < EDGE_ROW_LENGTH - 1, frac) pairs
+ *   EDGE_SHIFT_VALUES, edge_shift_values[]            int32 values for the rounding shift
+ */
+#include <stdint.h>
+#include <avr/interrupt.h>
+#include <avr/pgmspace.h>
+#include <avr/sleep.h>
+
+#include "kanc_hal.h"
+#include "uart.h"
+#include "edge_cases.h"
+
+/* Coordinate record in the layout kanc_hal_row_accumulate reads. */
+typedef struct {
+    uint16_t offset;
+    uint8_t frac;
+} coord_t;
+
+typedef char check_coord_size[(sizeof(coord_t) == KANC_HAL_COORD_BYTES) ? 1 : -1];
+
+static coord_t coords[EDGE_COORDS];
+
+/* Portable references, kept out of line so the compiler cannot fold them into the fast paths. */
+static int32_t __attribute__((noinline)) edge_portable(int32_t acc, const int16_t *samples, uint8_t f)
+{
+    int16_t left = (int16_t)pgm_read_word(samples);
+    int16_t right = (int16_t)pgm_read_word(samples + 1);
+    int16_t slope = (int16_t)(right - left);
+
+    return acc + (int32_t)left * 256 + (int32_t)slope * (int32_t)f;
+}
+
+static int32_t __attribute__((noinline)) rshift_portable(int32_t a, uint8_t n)
+{
+    if (n == 0) {
+        return a;
+    }
+    return (a >> n) + ((a >> (n - 1)) & 1);
+}
+
+static void write_uint32(uint32_t value)
+{
+    char digits[10];
+    uint8_t count = 0;
+
+    do {
+        digits[count++] = (char)('0' + value % 10u);
+        value /= 10u;
+    } while (value != 0u);
+    while (count > 0) {
+        uart_write_byte((uint8_t)digits[--count]);
+    }
+}
+
+static void report(const char *name, uint32_t checked, uint32_t mismatches)
+{
+    uart_write_string(name);
+    uart_write_string(" checked ");
+    write_uint32(checked);
+    uart_write_string(" mismatches ");
+    write_uint32(mismatches);
+    uart_write_string("\r\n");
+}
+
+int main(void)
+{
+    uint32_t checked, mismatches;
+    uint16_t k, a, f, n;
+
+    uart_init();
+
+    /* Edge term, one pair at a time. */
+    checked = mismatches = 0;
+    for (k = 0; k < EDGE_PAIRS; k++) {
+        for (a = 0; a < EDGE_ACCS; a++) {
+            for (f = 0; f < 256; f++) {
+                int32_t fast = kanc_hal_edge_accumulate(edge_accs[a], edge_samples[k], (uint8_t)f);
+                mismatches += fast != edge_portable(edge_accs[a], edge_samples[k], (uint8_t)f);
+                checked++;
+            }
+        }
+    }
+    report("edge", checked, mismatches);
+
+    /* Row loop over the first n coordinates. */
+    for (k = 0; k < EDGE_COORDS; k++) {
+        coords[k].offset = edge_coords[k][0];
+        coords[k].frac = (uint8_t)edge_coords[k][1];
+    }
+    checked = mismatches = 0;
+    for (a = 0; a < EDGE_ACCS; a++) {
+        for (n = 1; n <= EDGE_COORDS; n++) {
+            int32_t expected = edge_accs[a];
+            for (k = 0; k < n; k++) {
+                expected = edge_portable(expected, edge_row + coords[k].offset, coords[k].frac);
+            }
+            mismatches += kanc_hal_row_accumulate(edge_accs[a], edge_row, coords, n) != expected;
+            checked++;
+        }
+    }
+    report("row", checked, mismatches);
+
+    /* Rounding shift. */
+    checked = mismatches = 0;
+    for (k = 0; k < EDGE_SHIFT_VALUES; k++) {
+        for (n = 0; n < 32; n++) {
+            mismatches += kanc_hal_rshift_round(edge_shift_values[k], (uint8_t)n)
+                          != rshift_portable(edge_shift_values[k], (uint8_t)n);
+            checked++;
+        }
+    }
+    report("rshift", checked, mismatches);
+    uart_flush();
+
+    cli();
+    sleep_enable();
+    sleep_cpu();
+    for (;;) {
+    }
+}
