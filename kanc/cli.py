@@ -47,6 +47,9 @@ def _add_compile(sub):
     p.add_argument("calibration", help="CSV with calibration rows (the training data is a good choice)")
     p.add_argument("-o", "--output", required=True, help="path of the quantized model file to write (.npz)")
     p.add_argument("--c-dir", help="folder for the generated C sources (default: no C output)")
+    p.add_argument("--task", choices=["classification", "regression"], default="regression",
+                   help="task of an imported model: classification treats outputs as logits "
+                        "(default: regression; a kanc-float model stores its own task)")
     p.add_argument("--name", default="kan_model",
                    help="model name: C identifier used to prefix every symbol (default: kan_model)")
     p.add_argument("--target", help="target column of the calibration CSV, ignored for calibration "

@@ -12,18 +12,20 @@ from kanc.io.atomic import atomic_path
 from kanc.io.csvdata import class_labels, load_csv
 from kanc.metrics import accuracy, argmax_lowest, rmse, train_test_split
 
-IMPORT_SOURCES = ("pykan", "efficient-kan", "fastkan", "chebykan")
 
 
 # ---------------------------------------------------------------------------- model loading
 
-def load_float_model(spec):
-    """Load a float model from a kanc-float file or from ``SOURCE:PATH`` through an importer."""
-    source, sep, path = spec.partition(":")
-    if sep and source in IMPORT_SOURCES:
-        from kanc.importers import import_model
+def load_float_model(spec, task="regression"):
+    """Load a float model from a kanc-float file or from ``SOURCE:PATH`` through an importer.
 
-        return import_model(source, path)
+    ``task`` applies to imported models only; a kanc-float file stores its own.
+    """
+    from kanc.importers import IMPORTERS, import_model
+
+    source, sep, path = spec.partition(":")
+    if sep and source in IMPORTERS:
+        return import_model(source, path, task=task)
     from kanc.model.serialize import load_float_model as load_kanc_float
 
     return load_kanc_float(spec)
@@ -173,7 +175,7 @@ def compile_model(float_model, calibration_x, name, segments=None, max_error=Non
 def run_compile(args):
     from kanc.emit.c_source import write_c_sources
 
-    float_model = load_float_model(args.model)
+    float_model = load_float_model(args.model, task=args.task)
     data = read_features(args.calibration, float_model, target=args.target)
     ranges = parse_input_ranges(args.input_range, feature_names_of(float_model), data.X.shape[1])
     if args.segments is not None and not 1 <= args.segments <= 256:
