@@ -10,6 +10,13 @@ Pipeline: train (or import) a float KAN -> compile (quantize + emit C) ->
 simulate the device's exact integers on the desktop -> build / verify on a board."""
 
 
+def _estimator_defaults():
+    # The CLI defaults are the estimator's, so the two never drift apart.
+    from kanc.train.estimators import KANRegressor
+
+    return KANRegressor().get_params()
+
+
 def _add_train(sub):
     p = sub.add_parser("train", help="train a float KAN on a CSV file",
                        description="Train a float B-spline KAN on a CSV file and save it as a kanc-float model.")
@@ -18,20 +25,29 @@ def _add_train(sub):
     p.add_argument("--target", help="name of the target column (default: the last column)")
     p.add_argument("--task", choices=["classification", "regression"], required=True,
                    help="classification (softmax cross-entropy) or regression (mean squared error)")
-    p.add_argument("--hidden", default="8",
+    defaults = _estimator_defaults()
+    hidden = ",".join(str(width) for width in defaults["hidden"])
+    p.add_argument("--hidden", default=hidden,
                    help="hidden layer widths, comma-separated, e.g. 8 or 16,8; empty string for no hidden layer "
-                        "(default: 8)")
-    p.add_argument("--grid", type=int, default=5, help="B-spline grid intervals G per input (default: 5)")
-    p.add_argument("--order", type=int, default=3, help="B-spline order k, 3 = cubic (default: 3)")
-    p.add_argument("--base", choices=["silu", "linear", "none"], default="silu",
-                   help="base term of every edge: pykan's SiLU, a linear alpha*t term, or none (default: silu)")
-    p.add_argument("--epochs", type=int, default=300, help="passes over the training data (default: 300)")
-    p.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default: 0.01)")
-    p.add_argument("--batch-size", type=int, default=64, help="samples per mini-batch (default: 64)")
-    p.add_argument("--smooth", type=float, default=1e-4,
-                   help="weight of the smoothness penalty sum c^T Omega c (default: 1e-4)")
-    p.add_argument("--l1", type=float, default=0.0,
-                   help="weight of the L1 penalty on mean absolute edge activations (default: 0)")
+                        f"(default: {hidden})")
+    p.add_argument("--grid", type=int, default=defaults["grid"],
+                   help=f"B-spline grid intervals G per input (default: {defaults['grid']})")
+    p.add_argument("--degree", type=int, default=defaults["k"],
+                   help=f"B-spline degree k, 3 = cubic (default: {defaults['k']})")
+    p.add_argument("--base", choices=["silu", "linear", "none"], default=defaults["base"],
+                   help="base term of every edge: pykan's SiLU, a linear alpha*t term, or none "
+                        f"(default: {defaults['base']})")
+    p.add_argument("--epochs", type=int, default=defaults["epochs"],
+                   help=f"passes over the training data (default: {defaults['epochs']})")
+    p.add_argument("--lr", type=float, default=defaults["lr"], help=f"Adam learning rate (default: {defaults['lr']})")
+    p.add_argument("--batch-size", type=int, default=defaults["batch_size"],
+                   help=f"samples per mini-batch (default: {defaults['batch_size']})")
+    p.add_argument("--smooth", type=float, default=defaults["smooth_penalty"],
+                   help="weight of the smoothness penalty sum c^T Omega c "
+                        f"(default: {defaults['smooth_penalty']})")
+    p.add_argument("--l1", type=float, default=defaults["l1_penalty"],
+                   help="weight of the L1 penalty on mean absolute edge activations "
+                        f"(default: {defaults['l1_penalty']})")
     p.add_argument("--test-fraction", type=float, default=0.0,
                    help="fraction of rows held out and reported as test metric, 0 to train on all (default: 0)")
     p.add_argument("--seed", type=int, default=0, help="random seed for initialisation, shuffling and split (default: 0)")
@@ -55,10 +71,10 @@ def _add_compile(sub):
     p.add_argument("--target", help="target column of the calibration CSV, ignored for calibration "
                                     "(default: the last column if it is not a model feature)")
     p.add_argument("--segments", type=int,
-                   help="segments per layer input, 1..256 (default: chosen from --max-error)")
+                   help="segments per layer input, 1..256 (default: 32, unless --max-error is given)")
     p.add_argument("--max-error", type=float,
-                   help="largest interpolation error bound per edge, in the units of the edge's output; "
-                        "picks the segment count per input (default: 1/1000 of each layer's output range)")
+                   help="largest interpolation error bound h^2/8*max|phi''| per edge, in the real units of "
+                        "the node outputs; picks the smallest segment count per input that meets it")
     p.add_argument("--margin", type=float, default=0.1,
                    help="widen each calibrated domain by this fraction of its range on each side (default: 0.1)")
     p.add_argument("--input-range", action="append", default=[], metavar="FEATURE=LO:HI",

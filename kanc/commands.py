@@ -107,7 +107,7 @@ def run_train(args):
     train_idx, test_idx = train_test_split(len(y), args.test_fraction, args.seed,
                                            labels=y if args.task == "classification" else None)
     estimator = make_estimator(
-        args.task, hidden=parse_widths(args.hidden), grid=args.grid, k=args.order, base=args.base,
+        args.task, hidden=parse_widths(args.hidden), grid=args.grid, k=args.degree, base=args.base,
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, smooth_penalty=args.smooth,
         l1_penalty=args.l1, seed=args.seed, verbose=not args.quiet)
     fit_estimator(estimator, data.X[train_idx], y[train_idx])
@@ -155,11 +155,18 @@ def parse_input_ranges(items, feature_names, n_inputs):
 def compile_model(float_model, calibration_x, name, segments=None, max_error=None, margin=0.1,
                   input_ranges=None):
     """Quantize ``float_model`` with calibration inputs; return the QuantizedModel."""
-    from kanc.quantize.quantizer import quantize
+    from kanc.quantize.quantizer import calibrated_domain, quantize
 
+    domains = None
+    if input_ranges:
+        # Features without a hand-set range keep the calibrated one.
+        lo, hi = calibrated_domain(np.asarray(calibration_x, dtype=np.float64), margin)
+        domains = np.column_stack([lo, hi])
+        for index, bounds in input_ranges.items():
+            domains[index] = bounds
     try:
         qmodel = quantize(float_model, calibration_x, name=name, segments=segments, target_error=max_error,
-                          margin=margin, input_domains=input_ranges or None)
+                          margin=margin, input_domains=domains)
     except ValueError as exc:
         raise DataError(str(exc)) from None
     names = feature_names_of(float_model)
@@ -248,20 +255,27 @@ def run_simulate(args):
 
 def run_report(args):
     from kanc.emit.c_source import model_sizes
-    from kanc.quantize.report import format_report
+    from kanc.quantize.report import add_error_report, format_report
 
     qmodel = load_quantized_model(args.qmodel)
+    if args.float_model and not args.data:
+        raise KancError("--float-model needs --data: the error against the float model is measured on those rows")
     print(f"model {qmodel.name}: {qmodel.task}, widths {qmodel.widths}, {qmodel.n_edges} edges")
-    for key, value in model_sizes(qmodel).items():
-        print(f"  {key}: {value}")
-    float_model = load_float_model(args.float_model) if args.float_model else None
+    sizes = model_sizes(qmodel)
+    print(f"tables: {sizes['table_bytes']} bytes, requantizers and biases: {sizes['param_bytes']} bytes, "
+          f"flash for constants: {sizes['flash_bytes']} bytes, RAM: {sizes['ram_bytes']} bytes")
+
     data = read_features(args.data, qmodel, target=args.target) if args.data else None
-    print(format_report(qmodel, float_model=float_model, x=None if data is None else data.X,
-                        y=None if data is None else data.y))
+    if args.float_model:
+        float_model = load_float_model(args.float_model, task=qmodel.task)
+        add_error_report(qmodel, float_model, data.X, label=os.path.basename(args.data))
+    print(format_report(qmodel.metadata))
     if data is not None:
         from kanc.simulate import simulate
 
         result = simulate(qmodel, qmodel.quantize_inputs(data.X))
+        outputs = qmodel.dequantize_outputs(result.outputs)
+        print_metric(qmodel, data.y, predictions_from_outputs(qmodel, outputs), "fixed-point")
         print_clamps(qmodel, result, data.feature_names)
 
 

@@ -14,8 +14,7 @@ from kanc.datasets import DATASETS, load_dataset
 from kanc.io.csvdata import class_labels
 from kanc.metrics import accuracy, argmax_lowest, rmse, train_test_split
 
-# Per data set: hidden widths, epochs, and the segment-selection error target as a
-# fraction of each layer's output range (see kanc.quantize.quantizer).
+# Per data set: hidden widths and training epochs.
 SETTINGS = {
     "wine": {"hidden": (6,), "epochs": 200},
     "iris": {"hidden": (6,), "epochs": 200},
@@ -36,7 +35,12 @@ class DemoResult:
     fixed_metric: float
     identical: int
     total: int
+    total_rows: int
     sizes: dict
+    rows_in_domain: int
+    max_abs_error_in_domain: object
+    max_abs_error: float
+    error_bound: float
     seconds: float
 
 
@@ -46,6 +50,7 @@ def run_demo(datasets=("wine", "diabetes"), out_dir="kanc_out", seed=0, epochs=N
     from kanc.commands import compile_model, make_estimator
     from kanc.emit.c_source import model_sizes, write_c_sources
     from kanc.model.serialize import save_float_model
+    from kanc.quantize.report import add_error_report
     from kanc.simulate import simulate
 
     results = []
@@ -75,6 +80,7 @@ def run_demo(datasets=("wine", "diabetes"), out_dir="kanc_out", seed=0, epochs=N
 
         # Quantize with the training rows as calibration data, then emit C.
         qmodel = compile_model(model, x_train, name=f"kan_{name}")
+        error = add_error_report(qmodel, model, x_test, label="test")
         qmodel.save(os.path.join(folder, "quantized_model.npz"))
         write_c_sources(qmodel, os.path.join(folder, "c"))
 
@@ -95,7 +101,9 @@ def run_demo(datasets=("wine", "diabetes"), out_dir="kanc_out", seed=0, epochs=N
             float_metric = rmse(y_test, estimator.predict(x_test))
             fixed_metric = rmse(y_test, outputs[:, 0])
         sizes = model_sizes(qmodel)
-        result = DemoResult(name, task, metric, float_metric, fixed_metric, identical, total, sizes,
+        result = DemoResult(name, task, metric, float_metric, fixed_metric, identical, total, len(x_test), sizes,
+                            error["samples_in_domain"], error["max_abs_error_in_domain"], error["max_abs_error"],
+                            qmodel.metadata["quantizer"]["output_error_bound_max"],
                             time.perf_counter() - start)
         results.append(result)
         print_result(result, folder)
@@ -109,12 +117,19 @@ def print_result(result, folder):
     else:
         relative = (result.fixed_metric - result.float_metric) / result.float_metric * 100.0
         change = f"({relative:+.3f}% vs float)"
+    if result.max_abs_error_in_domain is None:
+        in_domain = "no test row stays inside the calibrated domains"
+    else:
+        in_domain = (f"largest {result.max_abs_error_in_domain:.4g} on the {result.rows_in_domain} of {result.total_rows} "
+                     "test rows inside the calibrated domains")
     lines = [
         f"float test {result.metric}:        {result.float_metric:.6g}",
         f"fixed-point test {result.metric}:  {result.fixed_metric:.6g} {change}",
         f"C outputs identical to simulation: {result.identical} of {result.total}",
-        f"table bytes: {result.sizes['table_bytes']}, RAM bytes: {result.sizes['ram_bytes']}, "
-        f"flash bytes of all constants: {result.sizes.get('const_bytes', result.sizes['table_bytes'])}",
+        f"output error vs float: {in_domain}, computed bound {result.error_bound:.4g}; "
+        f"largest on all rows {result.max_abs_error:.4g}",
+        f"table bytes: {result.sizes['table_bytes']}, all model constants: {result.sizes['flash_bytes']} bytes, "
+        f"RAM: {result.sizes['ram_bytes']} bytes",
         f"outputs in {folder} ({result.seconds:.1f} s)",
     ]
     print("\n".join("  " + line for line in lines), flush=True)
