@@ -344,7 +344,7 @@ def run_plot(args):
     x = read_features(args.data, float_model).X if args.data else None
     if qmodel is None and x is None:
         raise KancError("kanc plot needs --qmodel or --data (calibration rows) to draw the int16 tables")
-    plot_edges(float_model, args.output, qmodel=qmodel, x=x)
+    plot_edges(float_model, args.output, qmodel=qmodel, x=x, input_names=feature_names_of(float_model))
     print(f"wrote {args.output}")
 
 
