@@ -3,11 +3,11 @@
     PYTHONPATH=. python benchmarks/uno_cycles.py
 
 Every variant is checked bit-exact against kanc.simulate on every row:
-  portable C             runtime_c as written, -DKANC_NO_FAST_EDGE (the baseline)
-  HAL edge hook          runtime_c calls kanc_hal_edge_accumulate once per edge
-  HAL row + rshift hooks a copy of runtime_c patched in the build folder to call
-                         kanc_hal_row_accumulate once per node and kanc_hal_rshift_round
-                         in the requantizer (both in boards/uno/kanc_hal.h)
+  portable C       runtime_c with -DKANC_NO_FAST_EDGE: the C edge loop and the C
+                   rounding shift (the baseline)
+  HAL fast paths   runtime_c with boards/uno/kanc_hal.h as shipped: kanc_hal_node_sum
+                   once per node (assembly edge loop) and kanc_hal_rshift_round in
+                   every requantizer
 
 Table 1: random [4, 8, 3] and [8, 16, 16, 4] models with 16 segments per input
 (kanc.quantize.random_model, fixed seed), 64 random int16 rows each: mean cycles
@@ -37,44 +37,20 @@ from kanc.simulate import simulate
 MODELS = {"[4, 8, 3]": [4, 8, 3], "[8, 16, 16, 4]": [8, 16, 16, 4]}
 FIT_WIDTHS = ([1, 1], [1, 8], [8, 1], [8, 8], [4, 16], [16, 4], [2, 24], [24, 2])
 VARIANTS = {
-    "portable C -Os (baseline)": ("s", ("-DKANC_NO_FAST_EDGE",), False),
-    "portable C -O2": ("2", ("-DKANC_NO_FAST_EDGE",), False),
-    "HAL edge hook -Os": ("s", (), False),
-    "HAL edge hook -O2": ("2", (), False),
-    "HAL row+rshift hooks -Os": ("s", (), True),
-    "HAL row+rshift hooks -O2": ("2", (), True),
+    "portable C -Os (baseline)": ("s", ("-DKANC_NO_FAST_EDGE",)),
+    "portable C -O2": ("2", ("-DKANC_NO_FAST_EDGE",)),
+    "HAL fast paths -Os": ("s", ()),
+    "HAL fast paths -O2": ("2", ()),
 }
 ROWS = 64
 SEGMENTS = 16
 
-_EDGE_LOOP = """        for (coord = coords; coord != coords_end; ++coord) {
-            sum = kanc_edge_accumulate(sum, table + coord->offset, coord->frac);
-        }"""
 
-
-def patch_runtime_copy(source_dir):
-    """Make the runtime copy in ``source_dir`` call the HAL row and rounding-shift hooks."""
-    layer = source_dir / "kanc_layer.h"
-    text = layer.read_text()
-    if _EDGE_LOOP not in text:
-        raise SystemExit("runtime_c/kanc_layer.h has no per-edge loop to patch; update this benchmark")
-    layer.write_text(text.replace(_EDGE_LOOP, "#ifdef KANC_HAL_HAS_ROW_ACCUMULATE\n        (void)coord;\n"
-                                  "        sum = kanc_hal_row_accumulate(sum, table, coords, n_in);\n#else\n"
-                                  + _EDGE_LOOP + "\n#endif"))
-    requant = source_dir / "kanc_requant.h"
-    requant.write_text(requant.read_text().replace(
-        '#include "kanc_model.h"\n',
-        '#include "kanc_model.h"\n#ifdef KANC_HAL_HAS_RSHIFT_ROUND\n#define kanc_rshift_round kanc_hal_rshift_round\n#endif\n',
-        1))
-
-
-def run_variant(qmodel, x_q, optimize, cflags, patched):
+def run_variant(qmodel, x_q, optimize, cflags):
     """Build the verify image of one variant, run ``x_q``, check exactness; return (mean cycles, flash bytes)."""
     with tempfile.TemporaryDirectory(prefix="kanc-bench-") as out_dir:
         source_dir = pathlib.Path(out_dir) / "src"
         write_c_sources(qmodel, source_dir, board="uno")
-        if patched:
-            patch_runtime_copy(source_dir)
         defines = [f'-DKANC_MODEL_HEADER="{qmodel.name}.h"', f"-DKANC_PREDICT={qmodel.name}_predict_q",
                    f"-DKANC_N_INPUTS={qmodel.n_inputs}", f"-DKANC_N_OUTPUTS={qmodel.n_outputs}", *cflags]
         elf = avr.compile_firmware([*sorted(source_dir.glob("*.c")), avr.board_dir() / "verify_main.c"],
@@ -86,7 +62,7 @@ def run_variant(qmodel, x_q, optimize, cflags, patched):
                                      "n_edges": qmodel.n_edges, "n_requantizers": avr.n_requantizers(qmodel)})
         run = avr.UnoBoard().run_cases(build, x_q)
     if not np.array_equal(run.outputs, simulate(qmodel, x_q).outputs):
-        raise SystemExit(f"variant {optimize} {cflags} patched={patched} differs from the simulator")
+        raise SystemExit(f"variant -O{optimize} {cflags} differs from the simulator")
     return float(run.counts.mean()), flash
 
 
@@ -127,7 +103,7 @@ def fixed_requantizers(qmodel):
 
 def print_cost_split():
     print(f"\n{'variant (one-layer fit)':<26} {'constant':>9} {'per edge':>9} {'per input':>10} {'per node':>9}")
-    for variant in ("portable C -Os (baseline)", "HAL edge hook -Os", "HAL row+rshift hooks -Os"):
+    for variant in ("portable C -Os (baseline)", "HAL fast paths -Os"):
         design, cycles = [], []
         for widths in FIT_WIDTHS:
             qmodel, x_q = model_and_rows(widths, 32)

@@ -16,6 +16,27 @@
  *   int32_t kanc_hal_edge_accumulate(int32_t acc, const int16_t *samples, KANC_FRAC_T f)
  *                        returns acc + T[s] * 256 + (T[s+1] - T[s]) * f exactly, where
  *                        `samples` points at T[s] in table storage
+ *   KANC_HAL_HAS_NODE_SUM and
+ *   int32_t kanc_hal_node_sum(const void *coords, const void *coords_end,
+ *                             const int16_t *row, int32_t bias)
+ *                        returns bias + the sum of the edge terms of one node: for each
+ *                        kanc_coord_t c in [coords, coords_end) (at least one),
+ *                        row[c.offset] * 256 + (row[c.offset + 1] - row[c.offset]) * c.frac,
+ *                        with `row` the node's row in table storage. It replaces the
+ *                        whole inner loop, so it takes precedence over the edge hook.
+ *                        The HAL also defines KANC_HAL_COORD_BYTES (sizeof(kanc_coord_t))
+ *                        and KANC_HAL_COORD_FRAC_OFFSET (offsetof(kanc_coord_t, frac)),
+ *                        and kanc_layer.h checks both at compile time; the fraction
+ *                        must be one byte holding f.
+ *   KANC_HAL_COORD_BYTE_OFFSET
+ *                        with the node-sum hook only: c.offset holds the byte offset
+ *                        2 * (E(0, i) + s) instead of the sample index, and the hook
+ *                        reads row[c.offset / 2] (the row must stay below 32768 samples)
+ *   KANC_HAL_HAS_RSHIFT_ROUND and
+ *   int32_t kanc_hal_rshift_round(int32_t a, uint8_t n)
+ *                        returns the rounding shift of spec section 1 for every int32 a
+ *                        and n in [0, 31]; the requantizers call it instead of
+ *                        kanc_rshift_round
  */
 #ifndef KANC_BOARD_H
 #define KANC_BOARD_H

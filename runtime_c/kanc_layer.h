@@ -4,11 +4,14 @@
  *
  * The edge loop keeps one walking row pointer into the table, one accumulator
  * per node in a register, and reads (offset, fraction) pairs that were computed
- * once per input. Its only multiply is 16 x 16 -> 32 bits.
+ * once per input. Its only multiply is 16 x 16 -> 32 bits. A board HAL may
+ * replace the whole inner loop of a node (KANC_HAL_HAS_NODE_SUM) or one edge of
+ * it (KANC_HAL_HAS_EDGE_ACCUMULATE); see kanc_board.h for both contracts.
  */
 #ifndef KANC_LAYER_H
 #define KANC_LAYER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kanc_arith.h"
@@ -16,8 +19,25 @@
 #include "kanc_model.h"
 #include "kanc_requant.h"
 
-#if defined(KANC_FRAC_T) && !defined(KANC_HAL_HAS_EDGE_ACCUMULATE)
-#error "kanc_hal.h changes KANC_FRAC_T, so it must also provide kanc_hal_edge_accumulate"
+#if defined(KANC_FRAC_T) && !defined(KANC_HAL_HAS_EDGE_ACCUMULATE) && !defined(KANC_HAL_HAS_NODE_SUM)
+#error "kanc_hal.h changes KANC_FRAC_T, so it must also provide kanc_hal_edge_accumulate or kanc_hal_node_sum"
+#endif
+
+#ifdef KANC_HAL_HAS_NODE_SUM
+#if !defined(KANC_HAL_COORD_BYTES) || !defined(KANC_HAL_COORD_FRAC_OFFSET)
+#error "kanc_hal.h defines KANC_HAL_HAS_NODE_SUM, so it must give KANC_HAL_COORD_BYTES and KANC_HAL_COORD_FRAC_OFFSET"
+#endif
+/*
+ * The node-sum hook is assembly that reads the coordinate records by byte
+ * offsets. These checks fail the build (array size -1) when kanc_coord_t does
+ * not have the layout the hook was written for.
+ */
+typedef char kanc_check_coord_bytes[(sizeof(kanc_coord_t) == KANC_HAL_COORD_BYTES) ? 1 : -1];
+typedef char kanc_check_coord_offset_at_0[(offsetof(kanc_coord_t, offset) == 0) ? 1 : -1];
+typedef char kanc_check_coord_frac_offset[(offsetof(kanc_coord_t, frac) == KANC_HAL_COORD_FRAC_OFFSET) ? 1 : -1];
+typedef char kanc_check_coord_frac_is_byte[(sizeof(kanc_frac_t) == 1) ? 1 : -1];
+#elif defined(KANC_HAL_COORD_BYTE_OFFSET)
+#error "KANC_HAL_COORD_BYTE_OFFSET needs KANC_HAL_HAS_NODE_SUM: the portable edge loop indexes samples, not bytes"
 #endif
 
 #define KANC_FRAC_BITS 8
@@ -43,26 +63,26 @@ static inline int32_t kanc_edge_accumulate(int32_t acc, const int16_t *samples, 
 }
 
 /*
- * Fills coords[i] for one layer input: u from the requantizer, then segment
- * s = u >> 8 and fraction f = u & 255. `row_offset` is E(0, i), the index of
- * T_0i[0] within a node's row.
+ * Stores the coordinate u of one layer input in `coord`: offset E(0, i) + s with
+ * s = u >> 8 (spec 2.3), and f = u & 255. `row_offset` is E(0, i), the index of
+ * T_0i[0] within a node's row. With KANC_HAL_COORD_BYTE_OFFSET the offset is
+ * stored in bytes, twice the index.
  */
-static inline void kanc_coord_set(kanc_coord_t *coord, int32_t a, const kanc_requant_t *rq,
-                                  uint16_t row_offset)
+static inline void kanc_coord_store(kanc_coord_t *coord, uint16_t u, uint16_t row_offset)
 {
-    uint16_t u = kanc_requant_coordinate(a, rq);
-
+#ifdef KANC_HAL_COORD_BYTE_OFFSET
+    coord->offset = (uint16_t)((row_offset + (u >> KANC_FRAC_BITS)) * 2u);
+#else
     coord->offset = (uint16_t)(row_offset + (u >> KANC_FRAC_BITS));
+#endif
     coord->frac = KANC_FRAC_ENCODE(u & KANC_FRAC_MASK);
 }
 
-/* Returns the row offset E(0, i + 1) of the input after the one described by `rq`. */
-static inline uint16_t kanc_next_row_offset(uint16_t row_offset, const kanc_requant_t *rq)
-{
-    return (uint16_t)(row_offset + (uint16_t)KANC_READ_S16(&rq->segments) + 1u);
-}
-
-/* Computes the coordinates of layer 0 from the int16 model inputs x_q[0..n_in). */
+/*
+ * Computes the coordinates of layer 0 from the int16 model inputs x_q[0..n_in).
+ * Step 1 is skipped: a valid model has p = 0 in every layer-0 requantizer
+ * (spec section 4), and an int16 value passes an int16 saturation unchanged.
+ */
 static inline void kanc_coords_from_inputs(const int16_t *x_q, uint16_t n_in,
                                            const kanc_requant_t *rq, kanc_coord_t *coords)
 {
@@ -70,8 +90,11 @@ static inline void kanc_coords_from_inputs(const int16_t *x_q, uint16_t n_in,
     uint16_t i;
 
     for (i = 0; i < n_in; ++i) {
-        kanc_coord_set(&coords[i], (int32_t)x_q[i], &rq[i], row_offset);
-        row_offset = kanc_next_row_offset(row_offset, &rq[i]);
+        uint16_t segments = (uint16_t)KANC_READ_S16(&rq[i].segments);
+        int32_t v = kanc_requant_multiply(x_q[i], &rq[i]);
+
+        kanc_coord_store(&coords[i], kanc_saturate_coordinate(v, kanc_coordinate_max(segments)), row_offset);
+        row_offset = (uint16_t)(row_offset + segments + 1u);
     }
 }
 
@@ -83,8 +106,11 @@ static inline void kanc_coords_from_accumulators(const int32_t *acc, uint16_t n_
     uint16_t i;
 
     for (i = 0; i < n_in; ++i) {
-        kanc_coord_set(&coords[i], acc[i], &rq[i], row_offset);
-        row_offset = kanc_next_row_offset(row_offset, &rq[i]);
+        uint16_t segments = (uint16_t)KANC_READ_S16(&rq[i].segments);
+        int32_t v = kanc_requant_scale(acc[i], &rq[i]);
+
+        kanc_coord_store(&coords[i], kanc_saturate_coordinate(v, kanc_coordinate_max(segments)), row_offset);
+        row_offset = (uint16_t)(row_offset + segments + 1u);
     }
 }
 
@@ -93,6 +119,7 @@ static inline void kanc_coords_from_accumulators(const int32_t *acc, uint16_t n_
  * `table` is the node-major sample array (n_out rows of `row_length` samples),
  * `coords` the n_in coordinates of this layer's inputs. `acc` may be the buffer
  * the coordinates were computed from: it is written only after they exist.
+ * A layer has n_in >= 1, which the node-sum hooks rely on.
  */
 static inline void kanc_layer_accumulate(const kanc_coord_t *coords, uint16_t n_in, uint16_t n_out,
                                          uint16_t row_length, const int16_t *table,
@@ -102,12 +129,17 @@ static inline void kanc_layer_accumulate(const kanc_coord_t *coords, uint16_t n_
     uint16_t j;
 
     for (j = 0; j < n_out; ++j) {
-        const kanc_coord_t *coord;
         int32_t sum = kanc_read_s32_pair(bias[j].value);
+
+#ifdef KANC_HAL_HAS_NODE_SUM
+        sum = kanc_hal_node_sum(coords, coords_end, table, sum);
+#else
+        const kanc_coord_t *coord;
 
         for (coord = coords; coord != coords_end; ++coord) {
             sum = kanc_edge_accumulate(sum, table + coord->offset, coord->frac);
         }
+#endif
         acc[j] = sum;
         table += row_length;
     }

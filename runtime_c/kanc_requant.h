@@ -11,43 +11,76 @@
 #include "kanc_board.h"
 #include "kanc_model.h"
 
+/* Rounding shift of spec section 1, through the board's hook when it has one. */
+static inline int32_t kanc_requant_rshift_round(int32_t a, uint8_t n)
+{
+#ifdef KANC_HAL_HAS_RSHIFT_ROUND
+    return kanc_hal_rshift_round(a, n);
+#else
+    return kanc_rshift_round(a, n);
+#endif
+}
+
 /*
- * Runs steps 1 to 4 of requantizer `rq` (in table storage) on `a` and returns
- * v = rshift_round(sat16(rshift_round(a, p)) * M, r) + z. No step overflows
+ * Runs steps 2 to 4 of requantizer `rq` (in table storage) on the pre-shifted
+ * int16 value t and returns v = rshift_round(t * M, r) + z. No step overflows
  * int32: |t| <= 2^15 and M < 2^15 give |m| < 2^30, and |z| <= 2^30.
  */
-static inline int32_t kanc_requant_scale(int32_t a, const kanc_requant_t *rq)
+static inline int32_t kanc_requant_multiply(int16_t t, const kanc_requant_t *rq)
 {
-    uint8_t pre_shift = (uint8_t)KANC_READ_S16(&rq->pre_shift);
     int16_t multiplier = KANC_READ_S16(&rq->multiplier);
     uint8_t shift = (uint8_t)KANC_READ_S16(&rq->shift);
     int32_t offset = kanc_read_s32_pair(rq->offset);
-    int16_t t;
     int32_t m;
-
-    /* Step 1: pre-shift with round half up, then saturate to int16. */
-    t = kanc_sat_s16(kanc_rshift_round(a, pre_shift));
 
     /* Step 2: the only multiply, 16 x 16 -> 32 bits. */
     m = (int32_t)t * (int32_t)multiplier;
 
     /* Step 3: shift with round half up. */
-    m = kanc_rshift_round(m, shift);
+    m = kanc_requant_rshift_round(m, shift);
 
     /* Step 4: add the offset. */
     return m + offset;
 }
 
+/* Runs steps 1 to 4 of `rq` on the int32 value `a`: step 1 is the pre-shift by p, then int16 saturation. */
+static inline int32_t kanc_requant_scale(int32_t a, const kanc_requant_t *rq)
+{
+    uint8_t pre_shift = (uint8_t)KANC_READ_S16(&rq->pre_shift);
+
+    /* Step 1: pre-shift with round half up, then saturate to int16. */
+    int16_t t = kanc_sat_s16(kanc_requant_rshift_round(a, pre_shift));
+
+    return kanc_requant_multiply(t, rq);
+}
+
+/* Returns U = S * 256 - 1, the largest coordinate of an input with S segments (S in [1, 256]). */
+static inline uint16_t kanc_coordinate_max(uint16_t segments)
+{
+    return (uint16_t)(((uint16_t)(segments << 8)) - 1u);
+}
+
+/*
+ * Step 5: saturates v to [0, U]. One unsigned compare covers both ends in the
+ * common in-range case, because a negative v converts to a value above 2^31.
+ */
+static inline uint16_t kanc_saturate_coordinate(int32_t v, uint16_t u_max)
+{
+    if ((uint32_t)v <= (uint32_t)u_max) {
+        return (uint16_t)v;
+    }
+    return (v < 0) ? 0u : u_max;
+}
+
 /*
  * Maps `a` to the table coordinate u in [0, U] with U = S * 256 - 1, where S is
- * the segment count in `rq`. Step 5 saturates v to that range.
+ * the segment count in `rq`.
  */
 static inline uint16_t kanc_requant_coordinate(int32_t a, const kanc_requant_t *rq)
 {
-    int32_t u_max = (int32_t)KANC_READ_S16(&rq->segments) * 256 - 1;
+    uint16_t u_max = kanc_coordinate_max((uint16_t)KANC_READ_S16(&rq->segments));
 
-    /* Step 5: saturate to the last sample step of the last segment. */
-    return (uint16_t)kanc_sat_s32(kanc_requant_scale(a, rq), 0, u_max);
+    return kanc_saturate_coordinate(kanc_requant_scale(a, rq), u_max);
 }
 
 /* Maps a last-layer accumulator to the int16 model output (spec 2.6). */

@@ -11,7 +11,7 @@
  *
  * Node-sum fast path (KANC_HAL_HAS_NODE_SUM, off with -DKANC_NO_FAST_EDGE):
  * kanc_hal_node_sum computes one node's accumulator in Thumb-1 assembly, two
- * edges per iteration, 11.5 instructions per edge. It uses the first edge form
+ * edges per iteration, 10.5 instructions per edge. It uses the first edge form
  * but sums the left samples apart from the slope terms:
  *
  *     acc = B + 256 * sum(T[s]) + sum((T[s + 1] - T[s]) * f)
@@ -20,9 +20,8 @@
  * wrap, but the true accumulator lies in int32 by the accumulator invariant, so
  * the wrapped result is that exact integer (two's complement addition is exact
  * modulo 2^32). The slope fits in int16 by the slope invariant, so each
- * slope * f product is below 2^23 and exact in MULS.
- * NOTE: the C runtime calls this hook only once runtime_c/kanc_layer.h supports
- * KANC_HAL_HAS_NODE_SUM; until then the portable loop runs.
+ * slope * f product is below 2^23 and exact in MULS. runtime_c/kanc_layer.h
+ * calls it once per node and checks the record layout below at compile time.
  */
 #ifndef KANC_HAL_H
 #define KANC_HAL_H
@@ -38,9 +37,11 @@
 #if !defined(KANC_NO_FAST_EDGE) && defined(__thumb__) && !defined(__thumb2__)
 
 #define KANC_HAL_HAS_NODE_SUM 1
+#define KANC_HAL_COORD_BYTES 4
+#define KANC_HAL_COORD_FRAC_OFFSET 2
 
 /*
- * Return B + sum over the coordinate records in [coords, coords_end) of the edge
+ * Returns B + sum over the coordinate records in [coords, coords_end) of the edge
  * terms of one node, whose table row starts at `row`. A record is the runtime's
  * kanc_coord_t with the default fraction type: uint16 sample offset at byte 0,
  * uint8 fraction at byte 2, 4 bytes per record (4-byte aligned).
@@ -68,9 +69,14 @@ static inline int32_t kanc_hal_node_sum(const void *coords, const void *coords_e
     }
 
     if (record != end) {
+        /* T[s + 1] is read through a second row pointer, so both samples use the same byte offset. */
+        const int16_t *row_next = row + 1;
+
         /*
          * Per edge: sample offset -> byte offset, T[s] and T[s + 1] with LDRSH,
          * slope = T[s + 1] - T[s], slope * f with MULS, then both running sums.
+         * Seven low registers are taken (r7 may be the frame pointer), so the
+         * left sum (ADD without flags) and `end` (CMP) live in high registers.
          * gcc 12 assembles Thumb-1 inline assembly in divided syntax unless
          * -masm-syntax-unified is given, hence the .syntax switches.
          */
@@ -80,30 +86,28 @@ static inline int32_t kanc_hal_node_sum(const void *coords, const void *coords_e
             "ldrh  %[offset], [%[record], #0]\n\t"
             "lsls  %[offset], %[offset], #1\n\t"
             "ldrsh %[left], [%[row], %[offset]]\n\t"
-            "adds  %[offset], %[offset], #2\n\t"
-            "ldrsh %[offset], [%[row], %[offset]]\n\t"
+            "ldrsh %[offset], [%[row_next], %[offset]]\n\t"
             "subs  %[offset], %[offset], %[left]\n\t"
             "ldrb  %[frac], [%[record], #2]\n\t"
             "muls  %[frac], %[offset], %[frac]\n\t"
             "adds  %[slope_sum], %[slope_sum], %[frac]\n\t"
-            "adds  %[left_sum], %[left_sum], %[left]\n\t"
+            "add   %[left_sum], %[left]\n\t"
             "ldrh  %[offset], [%[record], #4]\n\t"
             "lsls  %[offset], %[offset], #1\n\t"
             "ldrsh %[left], [%[row], %[offset]]\n\t"
-            "adds  %[offset], %[offset], #2\n\t"
-            "ldrsh %[offset], [%[row], %[offset]]\n\t"
+            "ldrsh %[offset], [%[row_next], %[offset]]\n\t"
             "subs  %[offset], %[offset], %[left]\n\t"
             "ldrb  %[frac], [%[record], #6]\n\t"
             "muls  %[frac], %[offset], %[frac]\n\t"
             "adds  %[slope_sum], %[slope_sum], %[frac]\n\t"
-            "adds  %[left_sum], %[left_sum], %[left]\n\t"
+            "add   %[left_sum], %[left]\n\t"
             "adds  %[record], %[record], #8\n\t"
             "cmp   %[record], %[end]\n\t"
             "bne   1b\n\t"
             ".syntax divided\n"
-            : [record] "+l"(record), [slope_sum] "+l"(slope_sum), [left_sum] "+l"(left_sum),
+            : [record] "+l"(record), [slope_sum] "+l"(slope_sum), [left_sum] "+h"(left_sum),
               [offset] "=&l"(offset), [left] "=&l"(left), [frac] "=&l"(frac)
-            : [row] "l"(row), [end] "r"(end)
+            : [row] "l"(row), [row_next] "l"(row_next), [end] "r"(end)
             : "cc", "memory");
     }
 

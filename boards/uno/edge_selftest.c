@@ -4,8 +4,9 @@
  *
  *   edge:   kanc_hal_edge_accumulate(acc, T + s, f) == acc + T[s] * 256 + (T[s + 1] - T[s]) * f
  *           for every sample pair, every f in [0, 255] and every start accumulator;
- *   row:    kanc_hal_row_accumulate(acc, row, coords, n) == the edge sum over the
- *           first n coordinates, for every n and every start accumulator;
+ *   row:    kanc_hal_node_sum(coords, coords + n, row, acc) == acc + the edge sum over
+ *           the first n coordinates, for every n >= 1 and every start accumulator
+ *           (both odd and even n, the two entry points of its unrolled loop);
  *   rshift: kanc_hal_rshift_round(a, n) == (a >> n) + ((a >> (n - 1)) & 1) (a if n = 0)
  *           for every value and every n in [0, 31].
  *
@@ -19,6 +20,7 @@
  *   EDGE_COORDS, edge_coords[EDGE_COORDS][2]          (offset < EDGE_ROW_LENGTH - 1, frac) pairs
  *   EDGE_SHIFT_VALUES, edge_shift_values[]            int32 values for the rounding shift
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <avr/interrupt.h>
 #include <avr/pgmspace.h>
@@ -28,13 +30,14 @@
 #include "uart.h"
 #include "edge_cases.h"
 
-/* Coordinate record in the layout kanc_hal_row_accumulate reads. */
+/* Coordinate record in the layout kanc_hal_node_sum reads: byte offset of T[s] in the row, then f. */
 typedef struct {
     uint16_t offset;
     uint8_t frac;
 } coord_t;
 
 typedef char check_coord_size[(sizeof(coord_t) == KANC_HAL_COORD_BYTES) ? 1 : -1];
+typedef char check_coord_frac_offset[(offsetof(coord_t, frac) == KANC_HAL_COORD_FRAC_OFFSET) ? 1 : -1];
 
 static coord_t coords[EDGE_COORDS];
 
@@ -100,9 +103,9 @@ int main(void)
     }
     report("edge", checked, mismatches);
 
-    /* Row loop over the first n coordinates. */
+    /* Node loop over the first n coordinates. */
     for (k = 0; k < EDGE_COORDS; k++) {
-        coords[k].offset = edge_coords[k][0];
+        coords[k].offset = (uint16_t)(2u * edge_coords[k][0]);
         coords[k].frac = (uint8_t)edge_coords[k][1];
     }
     checked = mismatches = 0;
@@ -110,9 +113,9 @@ int main(void)
         for (n = 1; n <= EDGE_COORDS; n++) {
             int32_t expected = edge_accs[a];
             for (k = 0; k < n; k++) {
-                expected = edge_portable(expected, edge_row + coords[k].offset, coords[k].frac);
+                expected = edge_portable(expected, edge_row + edge_coords[k][0], coords[k].frac);
             }
-            mismatches += kanc_hal_row_accumulate(edge_accs[a], edge_row, coords, n) != expected;
+            mismatches += kanc_hal_node_sum(coords, coords + n, edge_row, edge_accs[a]) != expected;
             checked++;
         }
     }
