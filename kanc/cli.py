@@ -48,6 +48,21 @@ def _add_train(sub):
     p.add_argument("--l1", type=float, default=defaults["l1_penalty"],
                    help="weight of the L1 penalty on mean absolute edge activations "
                         f"(default: {defaults['l1_penalty']})")
+    p.add_argument("--optimizer", choices=["adam", "lbfgs"], default=defaults["optimizer"],
+                   help="adam: mini-batch Adam; lbfgs: full-batch L-BFGS with one iteration per epoch "
+                        f"(default: {defaults['optimizer']})")
+    p.add_argument("--validation-fraction", type=float, default=defaults["validation_fraction"],
+                   help="fraction of the training rows held out for early stopping, 0 to train for all epochs "
+                        f"(default: {defaults['validation_fraction']})")
+    p.add_argument("--patience", type=int, default=defaults["patience"],
+                   help="epochs without a better validation loss before early stopping "
+                        f"(default: {defaults['patience']})")
+    p.add_argument("--grid-update-every", type=int, default=defaults["grid_update_every"],
+                   help="re-place the knots on the data's quantiles every this many epochs during the first half "
+                        f"of training, 0 for never (default: {defaults['grid_update_every']})")
+    p.add_argument("--grid-eps", type=float, default=defaults["grid_eps"],
+                   help="weight of the uniform grid against the quantile grid in a grid update, 0..1 "
+                        f"(default: {defaults['grid_eps']})")
     p.add_argument("--test-fraction", type=float, default=0.0,
                    help="fraction of rows held out and reported as test metric, 0 to train on all (default: 0)")
     p.add_argument("--seed", type=int, default=0, help="random seed for initialisation, shuffling and split (default: 0)")
@@ -79,6 +94,35 @@ def _add_compile(sub):
                    help="widen each calibrated domain by this fraction of its range on each side (default: 0.1)")
     p.add_argument("--input-range", action="append", default=[], metavar="FEATURE=LO:HI",
                    help="set a layer-0 domain by hand, in feature units; repeat per feature")
+
+
+def _add_prune(sub):
+    p = sub.add_parser("prune", help="remove unimportant edges, nodes and inputs of a float model",
+                       description="Score every edge on data (pykan-style attribution), remove edges, hidden "
+                                   "nodes and inputs below the thresholds, and save the smaller float model. "
+                                   "Removed nodes and inputs vanish from the widths; pruned edges of remaining "
+                                   "nodes get no table in the compiled C.")
+    p.add_argument("model", help="kanc-float model file (.npz)")
+    p.add_argument("data", help="CSV with the model's feature columns, normally the training data")
+    p.add_argument("-o", "--output", required=True, help="path of the pruned float model file to write (.npz)")
+    p.add_argument("--target", help="target column, used to report the metric before and after pruning "
+                                    "(default: the last column if it is not a model feature)")
+    p.add_argument("--edge-threshold", type=float, default=3e-2,
+                   help="edges whose attribution score is below this are pruned, in units of the output "
+                        "attribution (default: 0.03)")
+    p.add_argument("--node-threshold", type=float, default=1e-2,
+                   help="hidden nodes and inputs whose score is below this are removed (default: 0.01)")
+
+
+def _add_symbolic(sub):
+    p = sub.add_parser("symbolic", help="suggest a closed-form function for every edge",
+                       description="Fit c*f(a*x+b)+d for a library of functions f (x, x^2, x^3, exp, sin, tanh, log, "
+                                   "sqrt, 1/x, ...) to every edge on the data, print the best fit and its r^2 per "
+                                   "edge, and a formula for every output.")
+    p.add_argument("model", help="float model (.npz or SOURCE:PATH)")
+    p.add_argument("data", help="CSV with the model's feature columns")
+    p.add_argument("--target", help="target column to ignore (default: the last column if it is not a model feature)")
+    p.add_argument("--top", type=int, default=3, help="candidates printed per edge (default: 3)")
 
 
 def _add_simulate(sub):
@@ -156,6 +200,8 @@ def build_parser():
     _add_demo(sub)
     _add_train(sub)
     _add_compile(sub)
+    _add_prune(sub)
+    _add_symbolic(sub)
     _add_simulate(sub)
     _add_report(sub)
     _add_board_commands(sub)

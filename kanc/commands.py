@@ -109,7 +109,9 @@ def run_train(args):
     estimator = make_estimator(
         args.task, hidden=parse_widths(args.hidden), grid=args.grid, k=args.degree, base=args.base,
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, smooth_penalty=args.smooth,
-        l1_penalty=args.l1, seed=args.seed, verbose=not args.quiet)
+        l1_penalty=args.l1, seed=args.seed, verbose=not args.quiet, optimizer=args.optimizer,
+        validation_fraction=args.validation_fraction, patience=args.patience,
+        grid_update_every=args.grid_update_every, grid_eps=args.grid_eps)
     fit_estimator(estimator, data.X[train_idx], y[train_idx])
     model = estimator.model_
     model.feature_names = data.feature_names
@@ -194,6 +196,58 @@ def run_compile(args):
     if args.c_dir:
         paths = write_c_sources(qmodel, args.c_dir)
         print(f"wrote {len(paths)} C files to {args.c_dir}")
+
+
+# ---------------------------------------------------------------------------- prune / symbolic
+
+def float_metric(model, x, y):
+    """Return (name, value) of a float model's accuracy or RMSE on labelled rows."""
+    outputs = model.layer_inputs(x)[-1]
+    if model.task == "classification":
+        classes = np.asarray(model.classes) if getattr(model, "classes", None) is not None else None
+        index = argmax_lowest(outputs)
+        return "accuracy", accuracy(y, classes[index] if classes is not None else index)
+    return "RMSE", rmse(y, outputs[:, 0] if outputs.shape[1] == 1 else outputs)
+
+
+def run_prune(args):
+    from kanc.model.prune import prune
+    from kanc.model.serialize import load_float_model as load_kanc_float
+    from kanc.model.serialize import save_float_model
+
+    model = load_kanc_float(args.model)
+    data = read_features(args.data, model, target=args.target)
+    result = prune(model, data.X, edge_threshold=args.edge_threshold, node_threshold=args.node_threshold)
+    pruned = result.model
+    save_float_model(pruned, args.output)
+
+    print(f"widths {list(model.widths)} -> {list(pruned.widths)}, "
+          f"live edges {result.edges_before} -> {result.edges_after}")
+    if data.y is not None:
+        kept = np.asarray(result.node_indices[0])
+        name, before = float_metric(model, data.X, data.y)
+        _, after = float_metric(pruned, data.X[:, kept], data.y)
+        print(f"{name} on {args.data}: {before:.6g} before, {after:.6g} after pruning")
+    print(f"wrote {args.output}")
+
+
+def run_symbolic(args):
+    from kanc.model.symbolic import suggest_symbolic, symbolic_formula
+
+    if args.top < 1:
+        raise DataError(f"--top {args.top} must be at least 1")
+    model = load_float_model(args.model)
+    data = read_features(args.data, model, target=args.target)
+    suggestions = suggest_symbolic(model, data.X)
+    for suggestion in suggestions:
+        where = f"layer {suggestion.layer} edge {suggestion.input}->{suggestion.node}"
+        if suggestion.best is None:
+            print(f"{where}: constant {suggestion.constant:.4g} on the data")
+            continue
+        fits = ", ".join(f"{fit.name} (r2 {fit.r2:.4f})" for fit in suggestion.candidates[:args.top])
+        print(f"{where}: {suggestion.best.term('x')} + {suggestion.best.d:.4g}  [{fits}]")
+    for index, formula in enumerate(symbolic_formula(model, suggestions)):
+        print(f"output {index} = {formula}")
 
 
 # ---------------------------------------------------------------------------- simulate / report
@@ -308,9 +362,28 @@ def run_verify(args):
     data = read_features(args.data, qmodel)
     x = data.X if args.limit is None else data.X[:args.limit]
     result = verify(args.board, qmodel, qmodel.quantize_inputs(x))
-    print(result.summary())
+    print(format_verify(result))
     if result.mismatches:
         raise KancError(f"{result.mismatches} outputs differ between {args.board} and the simulation")
+
+
+def format_verify(result):
+    """Return the lines ``kanc verify`` prints for a VerifyResult."""
+    unit = result.count_unit
+    lines = [
+        f"board {result.board} ({result.cpu}), run on {result.machine}",
+        f"rows: {result.n_rows}, outputs compared: {result.n_rows * result.n_outputs}, "
+        f"mismatches: {result.mismatches}",
+        f"{unit} per inference: {result.count_per_inference:.1f} "
+        f"(min {int(result.counts.min())}, max {int(result.counts.max())}), "
+        f"per edge: {result.count_per_edge:.2f} ({result.n_edges} edges)",
+        f"verify image: flash {result.flash_bytes} bytes, RAM {result.ram_bytes} bytes",
+    ]
+    if unit == "instructions":
+        lines.append("QEMU has no cycle model: these are executed instructions, not cycles")
+    if result.mismatches:
+        lines.append(f"first mismatch: {result.first_mismatch}")
+    return "\n".join(lines)
 
 
 def run_export(args):

@@ -1,7 +1,6 @@
 """Arduino library export: build the example sketch with arduino-builder, run it under simavr."""
 import os
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -11,24 +10,15 @@ from kanc.emit.arduino import compile_arduino_example, export_arduino
 from kanc.errors import KancError
 from kanc.quantize.random_model import random_inputs, random_quantized_model
 from kanc.simulate import simulate
+from toolchain_checks import ARDUINO_PACKAGES, require_tool
 
 ARDUINO_CORE = "/usr/share/arduino/hardware/arduino/avr"
 
 
-def require_tool(name, present):
-    """Skip when a tool is missing, but fail under CI=true, where every toolchain must be installed."""
-    if not present:
-        message = (f"{name} is not installed (apt-get install --no-install-recommends arduino-builder "
-                   "arduino-core-avr gcc-avr avr-libc simavr libsimavr-dev libelf-dev pkg-config)")
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 def require_arduino():
-    require_tool("arduino-builder", shutil.which("arduino-builder") is not None)
-    require_tool("arduino-core-avr", os.path.isdir(ARDUINO_CORE))
-    require_tool("avr-gcc", shutil.which("avr-gcc") is not None)
+    require_tool("arduino-builder", ARDUINO_PACKAGES)
+    require_tool("arduino-core-avr", ARDUINO_PACKAGES, os.path.isdir(ARDUINO_CORE))
+    require_tool("avr-gcc", ARDUINO_PACKAGES)
 
 
 def expected_predictions(y_q):

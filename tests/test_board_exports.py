@@ -5,13 +5,12 @@ exported C and C++ are built against the small SDK stand-ins in
 boards/cortex_m/sdk_stubs/ and run on the same QEMU machines as the verify
 images. The CMake files themselves are only checked for content.
 """
-import os
 import re
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
+from toolchain_checks import ARM_PACKAGES, require_tool
 
 from kanc.build import cortex_m
 from kanc.emit.pico_sdk import export_pico_sdk
@@ -20,7 +19,6 @@ from kanc.errors import KancError
 from kanc.quantize.random_model import random_quantized_model
 from kanc.simulate.reference import reference_forward
 
-PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 
 PICO_FLAGS = ("-mcpu=cortex-m0plus", "-mthumb", "-O3", "-DNDEBUG")
 """Pico SDK 1.5 compile flags for the RP2040 in its default Release build."""
@@ -30,19 +28,10 @@ PORTENTA_FLAGS = ("-mcpu=cortex-m7", "-mthumb", "-mfpu=fpv5-d16", "-mfloat-abi=s
 """Arduino mbed core flags for the Portenta H7 M7 core (variants/PORTENTA_H7_M7/cflags.txt)."""
 
 
-def require_tool(name):
-    """Skip when ``name`` is missing, but fail under CI=true, where every toolchain must be installed."""
-    if shutil.which(name) is None:
-        message = f"{name} is not installed (apt-get install --no-install-recommends {PACKAGES})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def arm_toolchain():
     for tool in ("arm-none-eabi-gcc", "arm-none-eabi-g++", "qemu-system-arm"):
-        require_tool(tool)
+        require_tool(tool, ARM_PACKAGES)
 
 
 @pytest.fixture(scope="module")

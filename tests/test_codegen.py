@@ -6,6 +6,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from toolchain_checks import ARM_PACKAGES, AVR_PACKAGES, require_tool
 
 from kanc.build.host import build_host_runner, run_host, run_runner
 from kanc.build.toolchain import WARNING_FLAGS
@@ -39,10 +40,9 @@ def make_model(seed, widths, name, **kwargs):
 
 
 def require(program):
-    path = shutil.which(program)
-    if path is None:
-        pytest.skip(f"{program} is not installed")
-    return path
+    """Return the path of ``program``; skip when it is missing (fail under CI=true)."""
+    require_tool(program, f"{AVR_PACKAGES} {ARM_PACKAGES}")
+    return shutil.which(program)
 
 
 def compile_object(compiler, flags, folder, source, hal_dir):

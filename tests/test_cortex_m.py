@@ -3,14 +3,13 @@
 rp2040 images (-mcpu=cortex-m0plus) run on the QEMU microbit, a real ARMv6-M
 core; portenta_h7 images (-mcpu=cortex-m7, FPv5) run on mps2-an500.
 """
-import os
 import pathlib
 import re
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
+from toolchain_checks import ARM_PACKAGES, require_tool
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,22 +24,12 @@ from kanc.verify import verify
 
 CORTEX_M_BOARDS = ("rp2040", "portenta_h7")
 INT16_EXTREMES = [-32768, -32767, -1, 0, 1, 32766, 32767]
-PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm gcc"
-
-
-def require_tool(name):
-    """Skip when ``name`` is missing, but fail under CI=true, where every toolchain must be installed."""
-    if shutil.which(name) is None:
-        message = f"{name} is not installed (apt-get install --no-install-recommends {PACKAGES})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def cortex_m_toolchain():
     for tool in ("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-objdump", "qemu-system-arm", "gcc"):
-        require_tool(tool)
+        require_tool(tool, ARM_PACKAGES)
     cortex_m.instruction_count_plugin()
 
 

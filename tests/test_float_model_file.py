@@ -148,7 +148,7 @@ def drop_array(name):
 
 def narrow_layer1(header, arrays):
     """Drop input 4 from every array of layer 1, so the layer is valid alone but no longer fits layer 0."""
-    for name in LAYER_FIELDS:
+    for name in LAYER_FIELDS + ("edge_mask",):
         key = f"layer1/{name}"
         if name == "knots":
             arrays[key] = arrays[key][:4]

@@ -1,7 +1,6 @@
 """Arduino Uno board: avr-gcc firmware run under simavr, compared exactly with the simulator."""
 import os
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -15,26 +14,17 @@ from kanc.quantize.qmodel import QuantizedLayer, QuantizedModel, Requantizer
 from kanc.quantize.random_model import random_inputs, random_quantized_model
 from kanc.simulate import simulate
 from kanc.simulate.reference import reference_forward
+from toolchain_checks import AVR_PACKAGES, require_tool
 
 INT16_EXTREMES = [-32768, -32767, -1, 0, 1, 32766, 32767]
-
-
-def require_tool(name, present):
-    """Skip when a tool is missing, but fail under CI=true, where every toolchain must be installed."""
-    if not present:
-        message = (f"{name} is not installed (apt-get install --no-install-recommends gcc-avr avr-libc "
-                   "binutils-avr simavr libsimavr-dev libelf-dev pkg-config gcc)")
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def uno_toolchain():
     for tool in ("avr-gcc", "avr-size", "gcc", "pkg-config"):
-        require_tool(tool, shutil.which(tool) is not None)
-    require_tool("libsimavr-dev", os.path.isfile("/usr/include/simavr/sim_avr.h"))
-    require_tool("libelf-dev", os.path.isfile("/usr/include/gelf.h"))
+        require_tool(tool, AVR_PACKAGES)
+    require_tool("libsimavr-dev", AVR_PACKAGES, os.path.isfile("/usr/include/simavr/sim_avr.h"))
+    require_tool("libelf-dev", AVR_PACKAGES, os.path.isfile("/usr/include/gelf.h"))
     avr.harness_path()
 
 

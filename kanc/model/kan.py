@@ -67,6 +67,9 @@ class KANLayer:
         Weights of the linear term t and of the silu(t) term of every edge.
     bias : float64 (n_out,)
         Node bias.
+    edge_mask : bool (n_out, n_in)
+        False for a pruned edge, whose coef, w_lin and w_silu are exactly zero and
+        which training keeps at zero. None at construction means every edge is live.
     """
 
     knots: np.ndarray
@@ -75,6 +78,13 @@ class KANLayer:
     w_lin: np.ndarray
     w_silu: np.ndarray
     bias: np.ndarray
+    edge_mask: np.ndarray = None
+
+    def __post_init__(self):
+        if self.edge_mask is None:
+            self.edge_mask = np.ones(self.coef.shape[:2], dtype=bool)
+        else:
+            self.edge_mask = np.asarray(self.edge_mask, dtype=bool)
 
     @property
     def n_in(self):
@@ -90,7 +100,15 @@ class KANLayer:
 
     def copy(self):
         return KANLayer(self.knots.copy(), self.k, self.coef.copy(), self.w_lin.copy(),
-                        self.w_silu.copy(), self.bias.copy())
+                        self.w_silu.copy(), self.bias.copy(), self.edge_mask.copy())
+
+    def apply_edge_mask(self):
+        """Set coef, w_lin and w_silu of every pruned edge to exactly zero, in place."""
+        pruned = ~self.edge_mask
+        self.coef[pruned] = 0.0
+        self.w_lin[pruned] = 0.0
+        self.w_silu[pruned] = 0.0
+        return self
 
     def check_shapes(self):
         """Raise ValueError if the arrays disagree in n_in, n_out or basis count."""
@@ -101,11 +119,17 @@ class KANLayer:
         if basis_count(self.knots, self.k) != n_basis:
             raise ValueError(f"knots of shape {self.knots.shape} with degree k={self.k} give "
                              f"{basis_count(self.knots, self.k)} basis functions, but coef has {n_basis}")
-        expected = {"w_lin": (n_out, n_in), "w_silu": (n_out, n_in), "bias": (n_out,)}
+        expected = {"w_lin": (n_out, n_in), "w_silu": (n_out, n_in), "bias": (n_out,),
+                    "edge_mask": (n_out, n_in)}
         for name, shape in expected.items():
             if getattr(self, name).shape != shape:
                 raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected {shape} "
                                  f"to match coef {self.coef.shape}")
+        nonzero = (self.w_lin != 0) | (self.w_silu != 0) | np.any(self.coef != 0, axis=2)
+        if np.any(nonzero & ~self.edge_mask):
+            j, i = np.argwhere(nonzero & ~self.edge_mask)[0]
+            raise ValueError(f"edge (node {j}, input {i}) is pruned in edge_mask but has non-zero weights; "
+                             "call apply_edge_mask() after changing the mask")
         return self
 
     def basis(self, t):
@@ -334,6 +358,10 @@ class FloatKAN:
         layer = self._check_layer(layer)
         out_scale, out_shift = self._output_map(layer)
         return self.layers[layer].bias * out_scale + out_shift
+
+    def edge_mask(self, layer):
+        """Return the (n_out, n_in) bool mask of live edges of ``layer``; pruned edges are False."""
+        return self.layers[self._check_layer(layer)].edge_mask.copy()
 
     def edge_derivative_values(self, layer, t, order):
         """Return the ``order``-th derivative (1 or 2) of every edge of ``layer`` with respect to its user-unit input.

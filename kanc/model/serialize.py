@@ -12,6 +12,7 @@ MAX_DEGREE = 15
 """Largest spline degree a file may declare; real KANs use 1 to 5."""
 
 LAYER_ARRAYS = ("knots", "coef", "w_lin", "w_silu", "bias")
+"""Real arrays of every layer; each layer also stores the bool array ``edge_mask``."""
 
 
 def save_float_model(model, path):
@@ -39,6 +40,7 @@ def save_float_model(model, path):
     for index, layer in enumerate(model.layers):
         for name in LAYER_ARRAYS:
             arrays[f"layer{index}/{name}"] = np.asarray(getattr(layer, name), dtype=np.float64)
+        arrays[f"layer{index}/edge_mask"] = np.asarray(layer.edge_mask, dtype=bool)
 
     for name, value in arrays.items():
         if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
@@ -108,6 +110,7 @@ def _read_layer(arrays, path, index, k, fail):
     w_lin = require_array(arrays, prefix + "w_lin", path, "f", 2, (n_out, n_in)).astype(np.float64)
     w_silu = require_array(arrays, prefix + "w_silu", path, "f", 2, (n_out, n_in)).astype(np.float64)
     bias = require_array(arrays, prefix + "bias", path, "f", 1, (n_out,)).astype(np.float64)
+    edge_mask = _read_edge_mask(arrays, path, prefix, n_out, n_in, fail)
 
     steps = np.diff(knots, axis=1)
     if np.any(steps < 0):
@@ -118,7 +121,23 @@ def _read_layer(arrays, path, index, k, fail):
     if np.any(empty):
         i = int(np.flatnonzero(empty)[0])
         fail(f"array '{prefix}knots' row {i} spans no interval (all knots equal {knots[i, 0]})")
-    return KANLayer(knots, k, coef, w_lin, w_silu, bias)
+    nonzero = (w_lin != 0) | (w_silu != 0) | np.any(coef != 0, axis=2)
+    if np.any(nonzero & ~edge_mask):
+        j, i = (int(v) for v in np.argwhere(nonzero & ~edge_mask)[0])
+        fail(f"edge (node {j}, input {i}) of layer {index} is pruned in '{prefix}edge_mask' but has non-zero "
+             "coef, w_lin or w_silu; a pruned edge must be exactly zero")
+    return KANLayer(knots, k, coef, w_lin, w_silu, bias, edge_mask)
+
+
+def _read_edge_mask(arrays, path, prefix, n_out, n_in, fail):
+    """Return the layer's (n_out, n_in) bool edge mask; files written before pruning existed have none (all live)."""
+    name = prefix + "edge_mask"
+    if name not in arrays:
+        return np.ones((n_out, n_in), dtype=bool)
+    mask = require_array(arrays, name, path, "bui", 2, (n_out, n_in))
+    if not np.all((mask == 0) | (mask == 1)):
+        fail(f"array '{name}' must contain only 0/1 or False/True, got values {np.unique(mask).tolist()}")
+    return mask.astype(bool)
 
 
 def _read_names(header, n_inputs, fail):

@@ -52,6 +52,13 @@ def layer_backward(layer, entry, grad_out, need_input_grad):
     return grads, grad_t
 
 
+def _mask_pruned_edges(layer_grads, edge_mask):
+    """Zero the gradients of pruned edges in place, so that every optimiser keeps them at exactly zero."""
+    layer_grads["coef"] *= edge_mask[:, :, None]
+    layer_grads["w_lin"] *= edge_mask
+    layer_grads["w_silu"] *= edge_mask
+
+
 def smoothness_grams(model):
     """Return the smoothness Gram matrix of every layer (list of (n_in, n_basis, n_basis) arrays)."""
     return [smoothness_gram(layer.knots, layer.k) for layer in model.layers]
@@ -104,6 +111,8 @@ def objective(model, z, target, loss="mse", smooth_penalty=0.0, l1_penalty=0.0, 
             parts["smooth"] += value
             layer_grads["coef"] += smooth_penalty * smooth_grad
 
+        if not layer.edge_mask.all():
+            _mask_pruned_edges(layer_grads, layer.edge_mask)
         grads[index] = layer_grads
         grad_out = grad_t
 

@@ -11,7 +11,8 @@ import numpy as np
 from kanc.errors import DataError, KancError
 from kanc.model.kan import BASES, FloatKAN
 from kanc.train.losses import softmax
-from kanc.train.trainer import fit_grids_to_data, train
+from kanc.model.grid import DEFAULT_GRID_EPS
+from kanc.train.trainer import OPTIMIZERS, fit_grids_to_data, run_training
 
 
 class InvalidParameterError(KancError, ValueError):
@@ -19,7 +20,8 @@ class InvalidParameterError(KancError, ValueError):
 
 
 _PARAMETERS = ("hidden", "grid", "k", "base", "lr", "epochs", "batch_size", "smooth_penalty",
-               "l1_penalty", "grid_margin", "seed", "verbose")
+               "l1_penalty", "grid_margin", "seed", "verbose", "optimizer", "validation_fraction",
+               "patience", "grid_update_every", "grid_eps")
 
 
 class _KANEstimator:
@@ -39,7 +41,8 @@ class _KANEstimator:
     lr : float
         Adam step size.
     epochs : int
-        Passes over the training data.
+        Passes over the training data; with optimizer "lbfgs", the maximum number
+        of L-BFGS iterations (each a full-batch pass plus line-search evaluations).
     batch_size : int
         Samples per Adam step.
     smooth_penalty : float
@@ -54,16 +57,40 @@ class _KANEstimator:
         over the batch.
     grid_margin : float
         Each layer's grid covers the range its inputs take on the training data,
-        widened by this fraction of the range on each side.
+        widened by this fraction of the range on each side. Grid updates widen
+        their grids by the same fraction.
     seed : int
         Seed of the initialisation and the batch order; the same seed and data
         give identical parameters.
     verbose : bool
         Draw a progress bar on stderr (only when stderr is a terminal).
+    optimizer : "adam" | "lbfgs"
+        Mini-batch Adam, or full-batch L-BFGS (scipy's L-BFGS-B without bounds),
+        pykan's default optimiser.
+    validation_fraction : float
+        Fraction of the training rows held out for early stopping (0 = off). The
+        split is random (stratified by class for a classifier) and seeded by
+        ``seed``. Training stops after ``patience`` epochs without a lower
+        validation loss and keeps the best epoch's parameters.
+    patience : int
+        Epochs without validation improvement before early stopping.
+    grid_update_every : int
+        Refit every layer's grid to the training data every this many epochs, in
+        the first half of training (0 = never; pykan updates every 5 of its first
+        50 steps). Hidden layers' inputs move while training, and an update keeps
+        them on their knots. Off by default, because each update perturbs the
+        learned functions slightly (see kanc.model.grid) and on one seeded split
+        updates every 10 epochs gave no clear gain: wine accuracy 95.5% both
+        ways, breast_cancer 95.8% -> 96.5%, diabetes RMSE 59.9 -> 60.3.
+    grid_eps : float
+        Blend of a grid update: 1 = uniform over the data range, 0 = data
+        quantiles (pykan's default 0.02).
     """
 
     def __init__(self, hidden=(8,), grid=5, k=3, base="silu", lr=0.01, epochs=100, batch_size=64,
-                 smooth_penalty=1e-2, l1_penalty=0.0, grid_margin=0.1, seed=0, verbose=False):
+                 smooth_penalty=1e-2, l1_penalty=0.0, grid_margin=0.1, seed=0, verbose=False,
+                 optimizer="adam", validation_fraction=0.0, patience=10, grid_update_every=0,
+                 grid_eps=DEFAULT_GRID_EPS):
         self.hidden = hidden
         self.grid = grid
         self.k = k
@@ -76,6 +103,11 @@ class _KANEstimator:
         self.grid_margin = grid_margin
         self.seed = seed
         self.verbose = verbose
+        self.optimizer = optimizer
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.grid_update_every = grid_update_every
+        self.grid_eps = grid_eps
 
     # ------------------------------------------------------------------ scikit-learn protocol
 
@@ -111,7 +143,8 @@ class _KANEstimator:
         if not isinstance(hidden, (tuple, list)) or not all(
                 isinstance(w, numbers.Integral) and not isinstance(w, bool) and w >= 1 for w in hidden):
             fail("hidden", self.hidden, "use a tuple of positive layer widths such as (8,) or ()")
-        for param, low in (("grid", 1), ("k", 0), ("epochs", 1), ("batch_size", 1)):
+        for param, low in (("grid", 1), ("k", 0), ("epochs", 1), ("batch_size", 1), ("patience", 1),
+                           ("grid_update_every", 0)):
             value = getattr(self, param)
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
                 fail(param, value, f"use an integer >= {low}")
@@ -123,6 +156,13 @@ class _KANEstimator:
             value = getattr(self, param)
             if not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
                 fail(param, value, "use a finite number >= 0")
+        if self.optimizer not in OPTIMIZERS:
+            fail("optimizer", self.optimizer, f"use one of {', '.join(OPTIMIZERS)}")
+        fraction = self.validation_fraction
+        if not isinstance(fraction, numbers.Real) or not 0.0 <= fraction < 1.0:
+            fail("validation_fraction", fraction, "use a fraction in [0, 1), such as 0.2, or 0 for no early stopping")
+        if not isinstance(self.grid_eps, numbers.Real) or not 0.0 <= self.grid_eps <= 1.0:
+            fail("grid_eps", self.grid_eps, "use a number in [0, 1]: 1 is a uniform grid, 0 follows the data quantiles")
         if not isinstance(self.seed, numbers.Integral) or isinstance(self.seed, bool) or self.seed < 0:
             fail("seed", self.seed, "use a non-negative integer")
         return tuple(int(w) for w in hidden)
@@ -145,20 +185,36 @@ class _KANEstimator:
     # ------------------------------------------------------------------ training
 
     def _fit_model(self, X, target, n_outputs, task, loss, y_mean=None, y_scale=None, classes=None):
-        """Standardise X, build a FloatKAN, place its grids on the data and train it."""
+        """Hold out a validation split if requested, standardise X, build a FloatKAN, place its grids and train it."""
         hidden = self._check_params()
-        x_mean = X.mean(axis=0)
-        x_scale = _safe_scale(X.std(axis=0))
-        z = (X - x_mean) / x_scale
-
         rng = np.random.default_rng(self.seed)
+        validation_rows = np.zeros(len(X), dtype=bool)
+        if self.validation_fraction > 0:
+            strata = target if task == "classification" else None
+            validation_rows = _validation_split(len(X), self.validation_fraction, rng, strata)
+
+        X_fit = X[~validation_rows]
+        x_mean = X_fit.mean(axis=0)
+        x_scale = _safe_scale(X_fit.std(axis=0))
+        z = (X - x_mean) / x_scale
+        validation = None
+        if validation_rows.any():
+            validation = (z[validation_rows], target[validation_rows])
+
         widths = [X.shape[1], *hidden, n_outputs]
         model = FloatKAN.create(widths, grid=self.grid, k=self.k, base=self.base, task=task, rng=rng)
-        fit_grids_to_data(model, z, margin=self.grid_margin)
+        fit_grids_to_data(model, z[~validation_rows], margin=self.grid_margin)
 
-        self.history_ = train(model, z, target, loss=loss, lr=self.lr, epochs=self.epochs,
-                              batch_size=self.batch_size, smooth_penalty=self.smooth_penalty,
-                              l1_penalty=self.l1_penalty, rng=rng, verbose=self.verbose)
+        result = run_training(
+            model, z[~validation_rows], target[~validation_rows], loss=loss, optimizer=self.optimizer,
+            lr=self.lr, epochs=self.epochs, batch_size=self.batch_size, smooth_penalty=self.smooth_penalty,
+            l1_penalty=self.l1_penalty, rng=rng, verbose=self.verbose, validation=validation,
+            patience=self.patience, grid_update_every=self.grid_update_every, grid_eps=self.grid_eps,
+            grid_margin=self.grid_margin)
+        self.history_ = result.loss
+        self.validation_history_ = result.validation_loss
+        self.best_epoch_ = result.best_epoch
+        self.n_epochs_ = result.epochs_run
         self.model_ = FloatKAN(model.layers, task=task, base=self.base, x_mean=x_mean, x_scale=x_scale,
                                y_mean=y_mean, y_scale=y_scale, classes=classes)
         self.n_features_in_ = X.shape[1]
@@ -260,6 +316,25 @@ def _check_finite(values, name):
         where = f"row {position[0]}" + (f", column {position[1]}" if len(position) > 1 else "")
         raise DataError(f"{name} has a non-finite value ({values[position]}) at {where}; "
                         "remove or impute missing and infinite values before training")
+
+
+def _validation_split(n, fraction, rng, strata=None):
+    """Return a bool mask of the rows held out for validation: ``fraction`` of the rows (of each class, if ``strata``).
+
+    At least one row is held out and at least one kept, per class when stratified
+    (a class with a single row stays in the training part).
+    """
+    held_out = np.zeros(n, dtype=bool)
+    groups = [np.arange(n)] if strata is None else [np.flatnonzero(strata == label) for label in np.unique(strata)]
+    for rows in groups:
+        if len(rows) < 2:
+            continue
+        count = min(max(1, int(round(fraction * len(rows)))), len(rows) - 1)
+        held_out[rng.choice(rows, size=count, replace=False)] = True
+    if held_out.all() or not held_out.any():
+        raise DataError(f"validation_fraction={fraction} leaves no rows for training or validation in {n} rows; "
+                        "use more data or validation_fraction=0")
+    return held_out
 
 
 def _safe_scale(std):
