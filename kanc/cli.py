@@ -2,6 +2,8 @@
 import argparse
 import sys
 
+import numpy as np
+
 from kanc.errors import KancError
 
 DESCRIPTION = """\
@@ -78,6 +80,8 @@ def _add_compile(sub):
     p.add_argument("calibration", help="CSV with calibration rows (the training data is a good choice)")
     p.add_argument("-o", "--output", required=True, help="path of the quantized model file to write (.npz)")
     p.add_argument("--c-dir", help="folder for the generated C sources (default: no C output)")
+    p.add_argument("--board", default="host", choices=["host", "uno", "rp2040", "portenta_h7"],
+                   help="board whose HAL header (kanc_hal.h) is copied next to the C sources (default: host)")
     p.add_argument("--task", choices=["classification", "regression"], default="regression",
                    help="task of an imported model: classification treats outputs as logits "
                         "(default: regression; a kanc-float model stores its own task)")
@@ -136,7 +140,10 @@ def _add_simulate(sub):
 
 
 def _add_report(sub):
-    p = sub.add_parser("report", help="sizes in bytes, error bounds and clamping counts of a quantized model")
+    p = sub.add_parser("report", help="sizes in bytes, error bounds and clamping counts of a quantized model",
+                       description="Print the model's table, parameter and RAM sizes in bytes, the error bounds the "
+                                   "quantizer computed, and, with --data, the fixed-point metric and clamping counts; "
+                                   "with --float-model too, the measured error against the float model.")
     p.add_argument("qmodel", help="quantized model file (.npz)")
     p.add_argument("--data", help="CSV to measure clamping counts and the fixed-point metric on")
     p.add_argument("--float-model", help="float model (.npz or SOURCE:PATH) to measure error against, with --data")
@@ -186,7 +193,10 @@ def _add_demo(sub):
 
 
 def _add_plot(sub):
-    p = sub.add_parser("plot", help="PNG of every edge function with its int16 table approximation")
+    p = sub.add_parser("plot", help="PNG of every edge function with its int16 table approximation",
+                       description="Write one PNG with a panel per edge: the float edge function, the int16 table's "
+                                   "piecewise-linear approximation on top, the calibration data's range shaded, and "
+                                   "the edge's importance (needs matplotlib: pip install \"kanc[plot]\").")
     p.add_argument("model", help="float model (.npz or SOURCE:PATH)")
     p.add_argument("-o", "--output", required=True, help="PNG file to write")
     p.add_argument("--qmodel", help="quantized model to overlay (default: quantize with --data)")
@@ -196,6 +206,9 @@ def _add_plot(sub):
 def build_parser():
     parser = argparse.ArgumentParser(prog="kanc", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    from kanc import __version__
+
+    parser.add_argument("--version", action="version", version=f"kanc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_demo(sub)
     _add_train(sub)
@@ -217,9 +230,20 @@ def main(argv=None):
 
     handler = getattr(commands, "run_" + args.command)
     try:
-        handler(args)
+        # Huge inputs (1e300) overflow to inf in intermediate float steps and then
+        # saturate, as the spec says; the CLI reports clamp counts instead of numpy warnings.
+        with np.errstate(over="ignore"):
+            handler(args)
     except KancError as exc:
         print(f"kanc {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"kanc {args.command}: error: cannot access{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"kanc {args.command}: error: out of memory; use a smaller model (--hidden, --grid) or fewer rows",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"kanc {args.command}: interrupted", file=sys.stderr)

@@ -3,12 +3,13 @@
 Errors are raised as KancError subclasses; kanc.cli turns them into one line on
 stderr and exit code 1. Every output file is written atomically.
 """
+import contextlib
 import os
 
 import numpy as np
 
 from kanc.errors import DataError, KancError, ModelFileError
-from kanc.io.atomic import atomic_path
+from kanc.io.atomic import atomic_path, check_output_path
 from kanc.io.csvdata import class_labels, load_csv
 from kanc.metrics import accuracy, argmax_lowest, rmse, train_test_split
 
@@ -100,7 +101,13 @@ def evaluate_float(estimator, task, X, y):
 
 
 def run_train(args):
+    check_output_path(args.output, inputs=[args.data])
     data = load_csv(args.data, target=args.target)
+    spread = np.std(data.X, axis=0)
+    if not np.all(np.isfinite(spread)):
+        column = data.feature_names[int(np.flatnonzero(~np.isfinite(spread))[0])]
+        raise DataError(f"feature {column!r} in {args.data} has values too large to standardise "
+                        f"(largest magnitude {np.max(np.abs(data.X)):.3g}); rescale that column")
     if not 0.0 <= args.test_fraction < 1.0:
         raise DataError(f"--test-fraction {args.test_fraction} must be in [0, 1)")
     y = class_labels(data.y, args.data) if args.task == "classification" else data.y
@@ -182,20 +189,43 @@ def compile_model(float_model, calibration_x, name, segments=None, max_error=Non
 
 
 def run_compile(args):
+    import shutil
+
     from kanc.emit.c_source import write_c_sources
 
+    model_path = args.model.partition(":")[2] if ":" in args.model else args.model
+    check_output_path(args.output, inputs=[model_path, args.calibration])
+    if args.c_dir and os.path.exists(args.c_dir) and not os.path.isdir(args.c_dir):
+        raise DataError(f"--c-dir {args.c_dir} is a file; give a folder for the C sources")
     float_model = load_float_model(args.model, task=args.task)
     data = read_features(args.calibration, float_model, target=args.target)
+    if len(data.X) < 2:
+        raise DataError(f"calibration file {args.calibration} has {len(data.X)} row; the domains need at least 2, "
+                        "and the training data is a good choice")
     ranges = parse_input_ranges(args.input_range, feature_names_of(float_model), data.X.shape[1])
     if args.segments is not None and not 1 <= args.segments <= 256:
         raise DataError(f"--segments {args.segments} is outside 1..256")
     qmodel = compile_model(float_model, data.X, args.name, segments=args.segments, max_error=args.max_error,
                            margin=args.margin, input_ranges=ranges)
-    qmodel.save(args.output)
+
+    # Write the C first and the model file last, so a failure leaves neither behind.
+    created_dir = args.c_dir and not os.path.exists(args.c_dir)
+    paths = []
+    try:
+        if args.c_dir:
+            paths = write_c_sources(qmodel, args.c_dir, board=args.board)
+        qmodel.save(args.output)
+    except BaseException:
+        if created_dir:
+            shutil.rmtree(args.c_dir, ignore_errors=True)
+        else:
+            for path in paths:
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+        raise
     print(f"wrote {args.output} ({qmodel.n_edges} edges, widths {qmodel.widths})")
-    if args.c_dir:
-        paths = write_c_sources(qmodel, args.c_dir)
-        print(f"wrote {len(paths)} C files to {args.c_dir}")
+    if paths:
+        print(f"wrote {len(paths)} C files for board {args.board} to {args.c_dir}")
 
 
 # ---------------------------------------------------------------------------- prune / symbolic
@@ -215,6 +245,7 @@ def run_prune(args):
     from kanc.model.serialize import load_float_model as load_kanc_float
     from kanc.model.serialize import save_float_model
 
+    check_output_path(args.output, inputs=[args.model, args.data])
     model = load_kanc_float(args.model)
     data = read_features(args.data, model, target=args.target)
     result = prune(model, data.X, edge_threshold=args.edge_threshold, node_threshold=args.node_threshold)
@@ -284,6 +315,8 @@ def print_clamps(qmodel, result, feature_names=None):
 
 
 def run_simulate(args):
+    if args.output:
+        check_output_path(args.output, inputs=[args.qmodel, args.data])
     qmodel = load_quantized_model(args.qmodel)
     data = read_features(args.data, qmodel, target=args.target)
     x_q = qmodel.quantize_inputs(data.X)
@@ -322,6 +355,9 @@ def run_report(args):
     data = read_features(args.data, qmodel, target=args.target) if args.data else None
     if args.float_model:
         float_model = load_float_model(args.float_model, task=qmodel.task)
+        if list(float_model.widths) != list(qmodel.widths):
+            raise DataError(f"--float-model {args.float_model} has widths {list(float_model.widths)} but "
+                            f"{args.qmodel} has {qmodel.widths}; pass the float model it was compiled from")
         add_error_report(qmodel, float_model, data.X, label=os.path.basename(args.data))
     print(format_report(qmodel.metadata))
     if data is not None:
@@ -346,10 +382,19 @@ def board_by_name(name):
 def run_build(args):
     import tempfile
 
+    import shutil
+
     qmodel = load_quantized_model(args.qmodel)
     board = board_by_name(args.board)
+    if args.out_dir and os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
+        raise DataError(f"--out-dir {args.out_dir} is a file; give a folder")
     out_dir = args.out_dir or tempfile.mkdtemp(prefix=f"kanc-{args.board}-")
-    result = board.build(qmodel, out_dir, firmware="app")
+    try:
+        result = board.build(qmodel, out_dir, firmware="app")
+    except BaseException:
+        if not args.out_dir:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     print(f"built {result.elf_path} for {args.board} ({board.cpu})")
     print(f"flash: {result.flash_bytes} bytes, RAM: {result.ram_bytes} bytes")
 
@@ -357,6 +402,8 @@ def run_build(args):
 def run_verify(args):
     from kanc.verify import verify
 
+    if args.limit is not None and args.limit < 1:
+        raise DataError(f"--limit {args.limit} must be at least 1")
     qmodel = load_quantized_model(args.qmodel)
     board_by_name(args.board)
     data = read_features(args.data, qmodel)
@@ -387,6 +434,12 @@ def format_verify(result):
 
 
 def run_export(args):
+    if args.rows < 1:
+        raise DataError(f"--rows {args.rows} must be at least 1")
+    if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
+        raise DataError(f"--out-dir {args.out_dir} is a file; give a folder to create")
+    if args.kind == "pico-sdk" and args.board != "uno":
+        raise DataError("--board applies to 'kanc export arduino' only; a Pico SDK project targets the rp2040")
     qmodel = load_quantized_model(args.qmodel)
     x_q = None
     if args.data:
@@ -412,6 +465,7 @@ def run_export(args):
 def run_plot(args):
     from kanc.plot.edges import plot_edges
 
+    check_output_path(args.output, inputs=[args.model, args.qmodel, args.data])
     float_model = load_float_model(args.model)
     qmodel = load_quantized_model(args.qmodel) if args.qmodel else None
     x = read_features(args.data, float_model).X if args.data else None
@@ -426,6 +480,10 @@ def run_plot(args):
 def run_demo(args):
     from kanc.demo import run_demo as demo
 
+    if os.path.exists(args.out_dir) and not os.path.isdir(args.out_dir):
+        raise DataError(f"--out-dir {args.out_dir} is a file; give a folder")
+    if args.epochs is not None and args.epochs < 1:
+        raise DataError(f"--epochs {args.epochs} must be at least 1")
     results = demo(datasets=args.dataset or ["wine", "diabetes"], out_dir=args.out_dir, seed=args.seed,
                    epochs=args.epochs, verbose=not args.quiet)
     failures = [r.dataset for r in results if r.identical != r.total]

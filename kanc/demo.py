@@ -82,7 +82,7 @@ def run_demo(datasets=("wine", "diabetes"), out_dir="kanc_out", seed=0, epochs=N
         qmodel = compile_model(model, x_train, name=f"kan_{name}")
         error = add_error_report(qmodel, model, x_test, label="test")
         qmodel.save(os.path.join(folder, "quantized_model.npz"))
-        write_c_sources(qmodel, os.path.join(folder, "c"))
+        write_c_sources(qmodel, os.path.join(folder, "c"), board="host")
 
         # Simulate the device's integers and run the compiled C on every test row.
         x_q = qmodel.quantize_inputs(x_test)

@@ -108,3 +108,45 @@ def test_usage_error_exits_2(tmp_path):
     proc = run_kanc("train", cwd=tmp_path)
     assert proc.returncode == 2
     assert "usage:" in proc.stderr
+
+
+def test_train_rejects_header_of_numbers(tmp_path):
+    data = tmp_path / "noheader.csv"
+    data.write_text("1,2,3\n4,5,6\n")
+    proc = run_kanc("train", str(data), "--task", "regression", "-o", str(tmp_path / "m.npz"), cwd=tmp_path)
+    assert_one_line_error(proc, "contains only numbers", "header row")
+
+
+def test_train_rejects_duplicate_columns(tmp_path):
+    data = tmp_path / "dup.csv"
+    data.write_text("a,a,y\n1,2,3\n4,5,6\n")
+    proc = run_kanc("train", str(data), "--task", "regression", "-o", str(tmp_path / "m.npz"), cwd=tmp_path)
+    assert_one_line_error(proc, "['a']", "more than once")
+
+
+def test_train_rejects_output_directory(tmp_path, good_csv):
+    proc = run_kanc("train", str(good_csv), "--task", "regression", "-o", str(tmp_path), cwd=tmp_path)
+    assert_one_line_error(proc, "is a directory")
+
+
+def test_train_rejects_output_equal_to_input(tmp_path, good_csv):
+    before = good_csv.read_bytes()
+    proc = run_kanc("train", str(good_csv), "--task", "regression", "-o", str(good_csv), cwd=tmp_path)
+    assert_one_line_error(proc, "also an input")
+    assert good_csv.read_bytes() == before
+
+
+def test_train_reports_unwritable_output(tmp_path, good_csv):
+    proc = run_kanc("train", str(good_csv), "--task", "regression", "--epochs", "1", "-o", "/proc/kanc-model.npz",
+                    cwd=tmp_path)
+    assert_one_line_error(proc, "/proc")
+
+
+def test_simulate_rejects_unknown_target(tmp_path, good_csv, quantized_file):
+    proc = run_kanc("simulate", str(quantized_file), str(good_csv), "--target", "nope", cwd=tmp_path)
+    assert_one_line_error(proc, "'nope'", "--target")
+
+
+def test_verify_rejects_unknown_board(tmp_path, good_csv, quantized_file):
+    proc = run_kanc("verify", str(quantized_file), str(good_csv), "--board", "esp32", cwd=tmp_path)
+    assert_one_line_error(proc, "'esp32'", "uno")

@@ -51,12 +51,23 @@ def load_csv(path, target=None, feature_names=None, require_target=True):
     if not rows:
         raise DataError(f"data file {path} is empty; expected a header row and numeric rows")
     header = [name.strip() for name in rows[0]]
+    if all(_is_number(name) for name in header):
+        raise DataError(f"data file {path}: the first row {rows[0][:4]}... contains only numbers; "
+                        "add a header row with the column names")
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise DataError(f"data file {path}: column name(s) {duplicates} appear more than once in the header")
     body = rows[1:]
     if not body:
         raise DataError(f"data file {path} has a header but no data rows")
 
     target_name = header[-1] if target is None else target
     has_target = target_name in header
+    if target is not None and not has_target and not require_target:
+        raise DataError(f"data file {path} has no column {target!r} named by --target; columns are {header}")
+    if target is not None and feature_names is not None and target in feature_names:
+        raise DataError(f"--target {target!r} is one of the model's feature columns; name the target column "
+                        "or leave --target out")
     if not has_target and require_target:
         raise DataError(f"data file {path} has no target column {target_name!r}; columns are {header}. "
                         "Pass the right column with --target")
@@ -94,6 +105,14 @@ def load_csv(path, target=None, feature_names=None, require_target=True):
     y = values[:, header.index(target_name)] if has_target else None
     return CsvData(X=X, y=y, feature_names=list(feature_names),
                    target_name=target_name if has_target else None, path=str(path))
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def class_labels(y, path="data"):
