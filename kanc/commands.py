@@ -5,6 +5,7 @@ stderr and exit code 1. Every output file is written atomically.
 """
 import contextlib
 import os
+import sys
 
 import numpy as np
 
@@ -224,6 +225,11 @@ def run_compile(args):
                     os.remove(path)
         raise
     print(f"wrote {args.output} ({qmodel.n_edges} edges, widths {qmodel.widths})")
+    for index, layer in enumerate(qmodel.metadata.get("quantizer", {}).get("layers", [])):
+        missed = [i for i, met in enumerate(layer.get("target_met") or []) if not met]
+        if missed:
+            print(f"warning: layer {index} inputs {missed} miss --max-error {args.max_error} even at the "
+                  "largest segment count; raise --max-error or accept the larger error", file=sys.stderr)
     if paths:
         print(f"wrote {len(paths)} C files for board {args.board} to {args.c_dir}")
 

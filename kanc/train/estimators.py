@@ -15,6 +15,10 @@ from kanc.model.grid import DEFAULT_GRID_EPS
 from kanc.train.trainer import OPTIMIZERS, fit_grids_to_data, run_training
 
 
+
+DIVERGED_LOSS = 1e6
+"""Final training loss (standardised units) above which fit raises instead of returning a model."""
+
 class InvalidParameterError(KancError, ValueError):
     """An estimator parameter has an invalid value."""
 
@@ -211,6 +215,14 @@ class _KANEstimator:
             l1_penalty=self.l1_penalty, rng=rng, verbose=self.verbose, validation=validation,
             patience=self.patience, grid_update_every=self.grid_update_every, grid_eps=self.grid_eps,
             grid_margin=self.grid_margin)
+        # Targets are standardised, so an untrained model's loss is about 1; a final
+        # loss above DIVERGED_LOSS (or NaN) means the optimiser blew up.
+        parameters = [array for layer in model.layers for array in (layer.coef, layer.w_lin, layer.w_silu, layer.bias)]
+        final_loss = result.loss[-1] if result.loss else 0.0
+        if not (np.isfinite(final_loss) and final_loss <= DIVERGED_LOSS) or \
+                not all(np.all(np.isfinite(array)) for array in parameters):
+            raise InvalidParameterError(
+                f"training diverged: the final loss is {final_loss:.3g} with lr={self.lr}; lower the learning rate")
         self.history_ = result.loss
         self.validation_history_ = result.validation_loss
         self.best_epoch_ = result.best_epoch
