@@ -19,6 +19,7 @@ from kanc.train.trainer import OPTIMIZERS, fit_grids_to_data, run_training
 DIVERGED_LOSS = 1e6
 """Final training loss (standardised units) above which fit raises instead of returning a model."""
 
+
 class InvalidParameterError(KancError, ValueError):
     """An estimator parameter has an invalid value."""
 
