@@ -134,7 +134,8 @@ def measure(optimization, rows):
     results = {}
     for model_label, widths in MODELS.items():
         rng = np.random.default_rng(2024)
-        qmodel = random_quantized_model(rng, widths, min_segments=SEGMENTS, max_segments=SEGMENTS, name="bench")
+        qmodel = random_quantized_model(rng, widths, min_segments=SEGMENTS, max_segments=SEGMENTS, name="bench",
+                                        sparse_fraction=0.0)
         x_q = random_inputs(rng, rows, widths[0])
         expected = reference_forward(qmodel, x_q)[0]
         for board_name, board_variants in variants(optimization).items():

@@ -143,7 +143,7 @@ def make_efficient_kan(widths, grid, package_path):
 def measure_shape(widths, segments, n_samples, repeats, workdir, efficient_kan_path=None):
     """Return rows (implementation, samples, seconds, edge evaluations per second) for one shape."""
     rng = np.random.default_rng(0)
-    qmodel = random_quantized_model(rng, widths, min_segments=segments, max_segments=segments)
+    qmodel = random_quantized_model(rng, widths, min_segments=segments, max_segments=segments, sparse_fraction=0.0)
     n_edges = qmodel.n_edges
     x_q = random_inputs(rng, n_samples, widths[0])
     simulator = Simulator(qmodel)

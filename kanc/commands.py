@@ -356,7 +356,8 @@ def run_report(args):
     print(f"model {qmodel.name}: {qmodel.task}, widths {qmodel.widths}, {qmodel.n_edges} edges")
     sizes = model_sizes(qmodel)
     print(f"tables: {sizes['table_bytes']} bytes, requantizers and biases: {sizes['param_bytes']} bytes, "
-          f"flash for constants: {sizes['flash_bytes']} bytes, RAM: {sizes['ram_bytes']} bytes")
+          f"sparse-layer edge indices: {sizes['index_bytes']} bytes, flash for constants: {sizes['flash_bytes']} "
+          f"bytes, RAM: {sizes['ram_bytes']} bytes")
 
     data = read_features(args.data, qmodel, target=args.target) if args.data else None
     if args.float_model:

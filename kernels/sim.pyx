@@ -16,6 +16,10 @@ Then one of two accumulation paths runs, both giving the same integers:
 - scalar: walks the node-major table of the spec four nodes at a time, with four
   accumulators in registers sharing each (offset, fraction) load.
 
+Sparse layers (spec section 2.7) always take a third, scalar path that visits
+only the live edges of each node, whatever ``simd`` says: their rows differ in
+length, so the four-node blocks of the other two paths do not apply.
+
 Signed right shift of a negative int32 must be arithmetic (floor). C leaves it
 implementation-defined, so the C block below fails to compile where
 ``-3 >> 1 != -2``.
@@ -154,6 +158,10 @@ cdef struct LayerView:
     int64_t block_length        # int16 entries per block, 8 * sum of S_i
     const int16_t* pair_table   # n_blocks * block_length entries
     const int32_t* pair_start   # n_in: start of input i within a block, 8 * sum over i' < i of S_i'
+    bint sparse                 # spec 2.7: only the three arrays below describe the edges
+    const int64_t* node_edges   # n_out + 1: live edges of node j are entries node_edges[j] .. node_edges[j + 1] - 1
+    const int32_t* live_input   # per live edge: its input i
+    const int64_t* live_start   # per live edge: E(j, i), its first sample in the layer's table
 
 
 cdef void _layer_coordinates(const LayerView* layer, const int32_t* a,
@@ -236,6 +244,23 @@ cdef void _accumulate_node_major(const LayerView* layer, const int32_t* segment,
         j += 1
 
 
+cdef void _accumulate_sparse(const LayerView* layer, const int32_t* segment,
+                             const int32_t* fraction, int32_t* acc) noexcept nogil:
+    """Compute acc_j = B_j + sum over live i of e_ji (spec 2.7), one node at a time over its live edges."""
+    cdef int32_t i, j, f, lo, acc0
+    cdef int64_t k, o
+
+    for j in range(layer.n_out):
+        acc0 = layer.bias[j]
+        for k in range(layer.node_edges[j], layer.node_edges[j + 1]):
+            i = layer.live_input[k]
+            o = layer.live_start[k] + segment[i]
+            f = fraction[i]
+            lo = layer.table[o]
+            acc0 += lo * FRAC_ONE + (layer.table[o + 1] - lo) * f
+        acc[j] = acc0
+
+
 cdef void _accumulate_pair_blocks(const LayerView* layer, const int32_t* segment,
                                   const int32_t* fraction, int32_t* offset, int32_t* weight,
                                   int32_t* acc) noexcept nogil:
@@ -296,6 +321,12 @@ cdef class PackedModel:
     cdef int64_t[::1] _node_base
     cdef int64_t[::1] _input_base
     cdef int64_t[::1] _row_length
+    cdef int64_t[::1] _node_edges      # per layer n_out + 1 entries, concatenated (sparse layers only)
+    cdef int32_t[::1] _live_input
+    cdef int64_t[::1] _live_start
+    cdef int64_t[::1] _node_edges_base
+    cdef int64_t[::1] _live_base
+    cdef list _sparse
 
     def __init__(self, qmodel):
         layers = qmodel.layers
@@ -306,13 +337,31 @@ cdef class PackedModel:
 
         tables, pair_tables, biases, edge_starts, pair_starts, coord_max, requants = [], [], [], [], [], [], []
         row_length = []
+        node_edges, live_inputs, live_starts = [np.zeros(1, dtype=np.int64)], [], []
+        node_edges_base, live_base = [0], [0]
+        self._sparse = []
         table_base, pair_base, node_base, input_base = [0], [0], [0], [0]
         for layer in layers:
             segments = np.asarray(layer.segments, dtype=np.int64)
             samples_per_row = segments + 1
             table = np.asarray(layer.table, dtype=np.int16)
             tables.append(table)
-            pair_tables.append(_pair_blocks(table, segments, len(layer.bias)))
+            sparse = bool(layer.is_sparse)
+            self._sparse.append(sparse)
+            if sparse:
+                # Live edges in table order: node-major, increasing i within a node.
+                starts = np.asarray(layer.edge_starts(), dtype=np.int64)
+                nodes, inputs = np.nonzero(starts >= 0)
+                counts = np.bincount(nodes, minlength=len(layer.bias))
+                node_edges.append(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+                live_inputs.append(inputs.astype(np.int32))
+                live_starts.append(starts[nodes, inputs])
+                pair_tables.append(np.zeros(0, dtype=np.int16))
+            else:
+                node_edges.append(np.zeros(len(layer.bias) + 1, dtype=np.int64))
+                pair_tables.append(_pair_blocks(table, segments, len(layer.bias)))
+            node_edges_base.append(node_edges_base[len(node_edges_base) - 1] + len(layer.bias) + 1)
+            live_base.append(live_base[len(live_base) - 1] + (len(live_inputs[len(live_inputs) - 1]) if sparse else 0))
             biases.append(np.asarray(layer.bias, dtype=np.int32))
             edge_starts.append(np.cumsum(samples_per_row) - samples_per_row)
             pair_starts.append(2 * NODE_BLOCK * (np.cumsum(segments) - segments))
@@ -328,15 +377,20 @@ cdef class PackedModel:
 
         arrays = {
             "table": np.ascontiguousarray(np.concatenate(tables), dtype=np.int16),
-            "pair_table": np.ascontiguousarray(np.concatenate(pair_tables), dtype=np.int16),
+            "pair_table": np.ascontiguousarray(np.concatenate(pair_tables + [np.zeros(8)]), dtype=np.int16),
             "bias": np.ascontiguousarray(np.concatenate(biases), dtype=np.int32),
             "edge_start": np.ascontiguousarray(np.concatenate(edge_starts), dtype=np.int32),
             "pair_start": np.ascontiguousarray(np.concatenate(pair_starts), dtype=np.int32),
             "coord_max": np.ascontiguousarray(np.concatenate(coord_max), dtype=np.int32),
             "requant": np.ascontiguousarray(np.concatenate(requants, axis=1), dtype=np.int32),
+            # One spare entry each, so that a model without live edges still has addressable arrays.
+            "node_edges": np.ascontiguousarray(np.concatenate(node_edges), dtype=np.int64),
+            "live_input": np.ascontiguousarray(np.concatenate(live_inputs + [np.zeros(1)]), dtype=np.int32),
+            "live_start": np.ascontiguousarray(np.concatenate(live_starts + [np.zeros(1)]), dtype=np.int64),
+            "table_padded": np.ascontiguousarray(np.concatenate(tables + [np.zeros(1)]), dtype=np.int16),
         }
         self._keep = arrays
-        self._table = arrays["table"]
+        self._table = arrays["table_padded"]
         self._pair_table = arrays["pair_table"]
         self._bias = arrays["bias"]
         self._edge_start = arrays["edge_start"]
@@ -348,6 +402,12 @@ cdef class PackedModel:
         self._node_base = np.asarray(node_base, dtype=np.int64)
         self._input_base = np.asarray(input_base, dtype=np.int64)
         self._row_length = np.asarray(row_length, dtype=np.int64)
+        self._node_edges = arrays["node_edges"]
+        self._live_input = arrays["live_input"]
+        self._live_start = arrays["live_start"]
+        # node_edges has a leading 0 entry, so layer l's n_out + 1 entries start one past its base.
+        self._node_edges_base = np.asarray(node_edges_base, dtype=np.int64) + 1
+        self._live_base = np.asarray(live_base, dtype=np.int64)
 
     @property
     def n_clamp_counters(self):
@@ -423,6 +483,10 @@ cdef class PackedModel:
             views[l].block_length = 2 * NODE_BLOCK * (self._row_length[l] - self.widths[l])
             views[l].pair_table = &self._pair_table[self._pair_base[l]]
             views[l].pair_start = &self._pair_start[k]
+            views[l].sparse = self._sparse[l]
+            views[l].node_edges = &self._node_edges[self._node_edges_base[l]]
+            views[l].live_input = &self._live_input[self._live_base[l]]
+            views[l].live_start = &self._live_start[self._live_base[l]]
         out_p = &self._requant[0, total_inputs]
         out_M = &self._requant[1, total_inputs]
         out_r = &self._requant[2, total_inputs]
@@ -444,7 +508,9 @@ cdef class PackedModel:
 
                 for l in range(n_layers):
                     _layer_coordinates(&views[l], a, segment, fraction)
-                    if use_pairs:
+                    if views[l].sparse:
+                        _accumulate_sparse(&views[l], segment, fraction, acc)
+                    elif use_pairs:
                         _accumulate_pair_blocks(&views[l], segment, fraction, offset, weight, acc)
                     else:
                         _accumulate_node_major(&views[l], segment, fraction, offset, acc)

@@ -7,6 +7,10 @@
  * once per input. Its only multiply is 16 x 16 -> 32 bits. A board HAL may
  * replace the whole inner loop of a node (KANC_HAL_HAS_NODE_SUM) or one edge of
  * it (KANC_HAL_HAS_EDGE_ACCUMULATE); see kanc_board.h for both contracts.
+ *
+ * Sparse layers (spec 2.7) have their own coordinate and edge loops below, the
+ * kanc_sparse_* functions. They visit only the live edges and call the edge hook
+ * per edge; the node-sum hook is for dense rows only.
  */
 #ifndef KANC_LAYER_H
 #define KANC_LAYER_H
@@ -142,6 +146,100 @@ static inline void kanc_layer_accumulate(const kanc_coord_t *coords, uint16_t n_
 #endif
         acc[j] = sum;
         table += row_length;
+    }
+}
+
+/*
+ * A sparse layer reads each live edge through kanc_edge_accumulate. Without the
+ * edge hook that is the portable formula, which needs the default fraction
+ * encoding, so a HAL that changes KANC_FRAC_T must provide the edge hook. The
+ * generated source of a model with a sparse layer fails to build on
+ * KANC_SPARSE_UNSUPPORTED.
+ */
+#if defined(KANC_FRAC_T) && !defined(KANC_HAL_HAS_EDGE_ACCUMULATE)
+#define KANC_SPARSE_UNSUPPORTED 1
+#endif
+
+/*
+ * Returns the address of T[s] of an edge whose samples start at `edge`, for a
+ * sparse-layer coordinate (offset s, or 2 * s bytes with KANC_HAL_COORD_BYTE_OFFSET).
+ */
+static inline const int16_t *kanc_sparse_samples(const int16_t *edge, const kanc_coord_t *coord)
+{
+#ifdef KANC_HAL_COORD_BYTE_OFFSET
+    return (const int16_t *)((const uint8_t *)edge + coord->offset);
+#else
+    return edge + coord->offset;
+#endif
+}
+
+/*
+ * Computes the coordinates of a sparse layer 0 from the int16 model inputs. As
+ * kanc_coords_from_inputs, but the offset is s_i alone: a sparse row has no
+ * fixed E(0, i), so the edge loop adds s_i to the start of each live edge.
+ */
+static inline void kanc_sparse_coords_from_inputs(const int16_t *x_q, uint16_t n_in,
+                                                  const kanc_requant_t *rq, kanc_coord_t *coords)
+{
+    uint16_t i;
+
+    for (i = 0; i < n_in; ++i) {
+        uint16_t segments = (uint16_t)KANC_READ_S16(&rq[i].segments);
+        int32_t v = kanc_requant_multiply(x_q[i], &rq[i]);
+
+        kanc_coord_store(&coords[i], kanc_saturate_coordinate(v, kanc_coordinate_max(segments)), 0u);
+    }
+}
+
+/* Computes the coordinates of a sparse layer l >= 1 from the accumulators of layer l - 1 (offset s_i alone). */
+static inline void kanc_sparse_coords_from_accumulators(const int32_t *acc, uint16_t n_in,
+                                                        const kanc_requant_t *rq, kanc_coord_t *coords)
+{
+    uint16_t i;
+
+    for (i = 0; i < n_in; ++i) {
+        uint16_t segments = (uint16_t)KANC_READ_S16(&rq[i].segments);
+        int32_t v = kanc_requant_scale(acc[i], &rq[i]);
+
+        kanc_coord_store(&coords[i], kanc_saturate_coordinate(v, kanc_coordinate_max(segments)), 0u);
+    }
+}
+
+/*
+ * Computes acc[j] = B_j + sum over live i of e_ji for every node j of a sparse
+ * layer (spec 2.7). `live_counts[j]` is the number of live edges of node j and
+ * `live_inputs` the input index of every live edge in table order, both uint16
+ * values stored as int16 words in table storage. `table` walks forward by
+ * S_i + 1 samples per live edge, with S_i read from the input's requantizer `rq`.
+ * A node without live edges gets acc[j] = B_j. The table and index pointers may
+ * be null when the layer has no live edge at all.
+ * NOTE: on the Uno (avr-gcc -Os) a live edge here costs an estimated three times a dense
+ * edge of the assembly node-sum loop (index read, coords[i], S_i read), so a layer
+ * at 50% density runs about 1.2x slower than the same layer dense with zero edges
+ * (benchmarks/sparse_uno_cycles.py). A sparse node-sum hook in the HAL would close that gap.
+ */
+static inline void kanc_sparse_layer_accumulate(const kanc_coord_t *coords, uint16_t n_out,
+                                                const kanc_requant_t *rq, const int16_t *table,
+                                                const int16_t *live_counts, const int16_t *live_inputs,
+                                                const kanc_bias_t *bias, int32_t *acc)
+{
+    uint16_t j;
+
+    for (j = 0; j < n_out; ++j) {
+        int32_t sum = kanc_read_s32_pair(bias[j].value);
+        uint16_t count = (uint16_t)KANC_READ_S16(&live_counts[j]);
+
+        for (; count != 0u; --count) {
+            uint16_t i = (uint16_t)KANC_READ_S16(live_inputs);
+            const kanc_coord_t *coord = &coords[i];
+
+            sum = kanc_edge_accumulate(sum, kanc_sparse_samples(table, coord), coord->frac);
+
+            /* Next live edge: this edge's S_i + 1 samples lie behind it. */
+            table += (uint16_t)KANC_READ_S16(&rq[i].segments) + 1u;
+            ++live_inputs;
+        }
+        acc[j] = sum;
     }
 }
 

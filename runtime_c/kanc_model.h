@@ -11,6 +11,11 @@
  *   <name>_l<l>_inputs[n_in]   kanc_requant_t, one per layer input (spec 2.2)
  *   <name>_l<l>_table[]        int16_t samples, node-major (spec 2.5)
  *   <name>_l<l>_bias[n_out]    kanc_bias_t, B_j in accumulator units (spec 2.4)
+ * and for a sparse layer (spec 2.7) also
+ *   <name>_l<l>_live_counts[n_out]  int16_t words, live-edge count of each node (read as uint16)
+ *   <name>_l<l>_live_inputs[]       int16_t words, input index i of each live edge in
+ *                                   table order (read as uint16, for every n_in)
+ * where a layer with no live edge at all emits neither its table nor live_inputs,
  * and <name>_outputs[n_outputs], the output requantizers (spec 2.6). Its
  * <name>_predict_q calls the functions of kanc_layer.h once per layer with these
  * arrays and the layer widths as constants, so no descriptor has to be read from

@@ -178,7 +178,7 @@ def test_portenta_image_uses_smlad(tmp_path):
 def test_large_model_falls_back_to_mps2_an385(tmp_path):
     # 4 * 64 * 257 * 2 samples of 2 bytes = 263 KB of tables, more than the microbit's 256 KiB flash.
     rng = np.random.default_rng(9)
-    qmodel = random_quantized_model(rng, [4, 64, 4], min_segments=256, max_segments=256)
+    qmodel = random_quantized_model(rng, [4, 64, 4], min_segments=256, max_segments=256, sparse_fraction=0.0)
     x_q = random_inputs(rng, 50, 4)
     board = get_board("rp2040")
     build = board.build(qmodel, tmp_path, firmware="verify")

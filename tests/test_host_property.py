@@ -1,7 +1,7 @@
 """Property test: generated C on the host (ASan + UBSan) == Cython simulator == numpy oracle, bit for bit.
 
 Hypothesis draws at least 200 random models per run (shapes, segment counts,
-table extremes, requantizers that saturate, int16-extreme inputs). Compiling one
+table extremes, requantizers that saturate, dense and sparse layers, int16-extreme inputs). Compiling one
 binary per model would take minutes, so the drawn cases are collected first and
 all models are compiled into one sanitized runner, which also shows that the
 name prefixes keep the models apart at link time. A failure names the case
@@ -96,6 +96,7 @@ def test_host_c_matches_simulator_and_oracle(sanitized_cc, tmp_path):
     executable = build_host_runner([model for model, _ in built], tmp_path, sanitize=True, optimize="-O0")
 
     widths_seen, segments_seen = set(), set()
+    sparse_layers = dense_layers = empty_nodes = 0
     for index, (model, x_q) in enumerate(built):
         where = f"{model.name} ({cases[index] if index < len(cases) else 'wide 16-16-16, S=256'})"
         y_c = run_runner(executable, model, x_q, sanitize=True)
@@ -107,8 +108,16 @@ def test_host_c_matches_simulator_and_oracle(sanitized_cc, tmp_path):
         assert np.array_equal(y_sim, y_oracle), f"simulator != numpy oracle for {where}"
         widths_seen.update(model.widths)
         segments_seen.update(int(s) for layer in model.layers for s in layer.segments)
+        for layer in model.layers:
+            sparse_layers += layer.is_sparse
+            dense_layers += not layer.is_sparse
+            empty_nodes += int((layer.row_lengths() == 0).sum())
 
     # The batch really spans the drawn ranges, ends included.
     assert {1, 16} <= widths_seen
     assert 4 in segments_seen
     assert 256 in segments_seen
+    # Random models mix dense and sparse layers (spec 2.7), including nodes without live edges.
+    assert sparse_layers >= 50
+    assert dense_layers >= 50
+    assert empty_nodes >= 20

@@ -169,6 +169,53 @@ def test_clamp_boundaries_are_exclusive(simd):
     assert result.outputs.tolist() == [[INT16_MIN, INT16_MIN, INT16_MAX, INT16_MAX]] * 4
 
 
+def sparse_hand_model():
+    """Two inputs (S = 4 and 2), three nodes; live edges (0, 0) and (2, 1) only, so node 1 is its bias.
+
+    T_00 = 100 * s gives e_00 = 100 * u_0, and T_21 = 10 + 10 * s gives e_21 = 2560 + 10 * u_1.
+    """
+    layer = QuantizedLayer(
+        segments=np.array([4, 2]), in_requant=identity_requantizer(2),
+        domain_lo=np.zeros(2), domain_hi=np.ones(2),
+        table=np.array([0, 100, 200, 300, 400, 10, 20, 30], dtype=np.int16),
+        bias=np.array([5, -7, 0], dtype=np.int32),
+        table_scale=np.ones(3),
+        edge_mask=np.array([[True, False], [False, False], [False, True]]),
+    )
+    return QuantizedModel(
+        name="sparse_hand", task="regression", input_scale=np.ones(2), input_offset=np.zeros(2),
+        layers=[layer], out_requant=identity_requantizer(3),
+        output_scale=np.ones(3), output_offset=np.zeros(3),
+    ).validate()
+
+
+@pytest.mark.parametrize("simd", [True, False], ids=["sse2", "scalar"])
+def test_sparse_layer_hand_values(simd):
+    x_q = np.array([[0, 0], [300, 511], [1023, -5]], dtype=np.int16)
+    # Row 2: u_0 = 1023 gives 102300, which the output step saturates to 32767; u_1 clamps to 0.
+    expected = [[5, -7, 2560], [30005, -7, 7670], [32767, -7, 2560]]
+    model = sparse_hand_model()
+    assert Simulator(model).run(x_q, simd=simd).outputs.tolist() == expected
+    assert reference_forward(model, x_q)[0].tolist() == expected
+
+
+def test_sparse_random_models_equal_oracle():
+    rng = np.random.default_rng(21)
+    sparse_layers = 0
+    for _ in range(40):
+        widths = [int(w) for w in rng.integers(1, 12, size=int(rng.integers(2, 5)))]
+        model = random_quantized_model(rng, widths, max_segments=64, sparse_fraction=1.0)
+        sparse_layers += sum(layer.is_sparse for layer in model.layers)
+        x_q = random_inputs(rng, 40, widths[0])
+        expected_y, expected_clamps = reference_forward(model, x_q)
+        simulator = Simulator(model)
+        for simd in (True, False):
+            result = simulator.run(x_q, simd=simd)
+            assert np.array_equal(result.outputs, expected_y), f"widths {widths}, simd={simd}"
+            assert np.array_equal(np.concatenate(result.clamp_counts), np.concatenate(expected_clamps[:-1]))
+    assert sparse_layers >= 80
+
+
 def test_empty_batch():
     model = random_quantized_model(np.random.default_rng(3), [3, 2])
     result = simulate(model, np.zeros((0, 3), dtype=np.int16))

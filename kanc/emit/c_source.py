@@ -27,6 +27,9 @@ COORD_RECORD_BYTES = 4
 ACC_BYTES = 4
 """One int32 node accumulator."""
 
+INDEX_WORD_BYTES = 2
+"""One entry of a sparse layer's live_counts or live_inputs array (an int16 word read as uint16)."""
+
 UINT16_LIMIT = 65535
 
 
@@ -38,17 +41,21 @@ def model_sizes(qmodel):
     """Return the memory a generated model needs, in bytes.
 
     Keys: ``table_bytes`` (int16 samples), ``param_bytes`` (requantizer and bias
-    records), ``flash_bytes`` (their sum, the const data behind KANC_TABLE_ATTR;
-    code not included) and ``ram_bytes`` (the static accumulator and coordinate
-    buffers, with the default 4-byte coordinate record).
+    records), ``index_bytes`` (the live-edge counts and input indices of sparse
+    layers, one int16 word per node and per live edge), ``flash_bytes`` (the sum of
+    the three, the const data behind KANC_TABLE_ATTR; code not included) and
+    ``ram_bytes`` (the static accumulator and coordinate buffers, with the default
+    4-byte coordinate record).
     """
     table_bytes = 2 * sum(len(layer.table) for layer in qmodel.layers)
     n_requant = sum(layer.n_in for layer in qmodel.layers) + qmodel.n_outputs
     n_bias = sum(layer.n_out for layer in qmodel.layers)
     param_bytes = REQUANT_RECORD_BYTES * n_requant + BIAS_RECORD_BYTES * n_bias
+    index_bytes = INDEX_WORD_BYTES * sum(layer.n_out + layer.n_live_edges
+                                         for layer in qmodel.layers if layer.is_sparse)
     ram_bytes = ACC_BYTES * _max_nodes(qmodel) + COORD_RECORD_BYTES * _max_layer_inputs(qmodel)
-    return {"table_bytes": table_bytes, "param_bytes": param_bytes,
-            "flash_bytes": table_bytes + param_bytes, "ram_bytes": ram_bytes}
+    return {"table_bytes": table_bytes, "param_bytes": param_bytes, "index_bytes": index_bytes,
+            "flash_bytes": table_bytes + param_bytes + index_bytes, "ram_bytes": ram_bytes}
 
 
 def write_c_sources(qmodel, out_dir, board=None, float_wrapper=True):
@@ -98,7 +105,8 @@ def _max_layer_inputs(qmodel):
 
 def _check_limits(qmodel):
     for index, layer in enumerate(qmodel.layers):
-        if layer.row_length > UINT16_LIMIT:
+        # A sparse layer walks its table with a pointer, so only dense rows are indexed with uint16.
+        if not layer.is_sparse and layer.row_length > UINT16_LIMIT:
             raise CodegenError(
                 f"model {qmodel.name}: layer {index} has {layer.row_length} samples per node "
                 f"(sum of S_i + 1 over {layer.n_in} inputs); the C runtime indexes a row with uint16, "
@@ -151,6 +159,7 @@ def render_header(qmodel, float_wrapper=True):
         "/* Const data behind KANC_TABLE_ATTR (flash on AVR), in bytes. */",
         f"#define {upper}_TABLE_BYTES {sizes['table_bytes']}UL",
         f"#define {upper}_PARAM_BYTES {sizes['param_bytes']}UL",
+        f"#define {upper}_INDEX_BYTES {sizes['index_bytes']}UL",
         "",
         "/* Static RAM buffers, in bytes (int32 accumulators plus 4-byte input coordinates). */",
         f"#define {upper}_RAM_BYTES {sizes['ram_bytes']}UL",
@@ -199,6 +208,13 @@ def render_source(qmodel, float_wrapper=True):
     if float_wrapper:
         lines += [f"#if {float_guard}", "#include \"kanc_float.h\"", "#endif"]
     lines.append("")
+    if any(layer.is_sparse for layer in qmodel.layers):
+        lines += [
+            "#ifdef KANC_SPARSE_UNSUPPORTED",
+            "#error \"this model has sparse layers, which need kanc_hal_edge_accumulate on a HAL that sets KANC_FRAC_T\"",
+            "#endif",
+            "",
+        ]
 
     for index, layer in enumerate(qmodel.layers):
         lines += _layer_arrays(name, index, layer)
@@ -212,6 +228,8 @@ def render_source(qmodel, float_wrapper=True):
 
 
 def _layer_arrays(name, index, layer):
+    if layer.is_sparse:
+        return _sparse_layer_arrays(name, index, layer)
     prefix = f"{name}_l{index}"
     lines = [
         f"/* Layer {index}: {layer.n_in} inputs -> {layer.n_out} nodes, W = {layer.row_length} samples per node. */",
@@ -225,6 +243,48 @@ def _layer_arrays(name, index, layer):
         c_int16_block(layer.table),
         "};",
         "",
+    ]
+    return lines + _bias_array(prefix, layer)
+
+
+def _sparse_layer_arrays(name, index, layer):
+    """Return the const arrays of a sparse layer (spec 2.7): requantizers, live-edge index, table, biases."""
+    prefix = f"{name}_l{index}"
+    live = layer.live_mask()
+    counts = live.sum(axis=1)
+    inputs = np.nonzero(live)[1]              # row-major: node by node, increasing i
+    lines = [
+        f"/* Layer {index} (sparse): {layer.n_in} inputs -> {layer.n_out} nodes, "
+        f"{layer.n_live_edges} of {layer.n_in * layer.n_out} edges live. */",
+        "",
+        f"/* Input requantizers (spec 2.2): {{z low, z high}}, M, p, r, S. */",
+    ]
+    lines += _requant_array(f"{prefix}_inputs", layer.in_requant, layer.segments)
+    lines += [
+        "/* Live edges per node (uint16 values in int16 words). */",
+        f"static const int16_t {prefix}_live_counts[{layer.n_out}] KANC_TABLE_ATTR = {{",
+        c_int16_block(uint16_words(counts)),
+        "};",
+        "",
+    ]
+    if len(inputs):
+        lines += [
+            "/* Input index i of every live edge, node by node (uint16 values in int16 words). */",
+            f"static const int16_t {prefix}_live_inputs[{len(inputs)}] KANC_TABLE_ATTR = {{",
+            c_int16_block(uint16_words(inputs)),
+            "};",
+            "",
+            "/* Samples T_ji[0..S_i] of the live edges, node-major, increasing i within a node. */",
+            f"static const int16_t {prefix}_table[{len(layer.table)}] KANC_TABLE_ATTR = {{",
+            c_int16_block(layer.table),
+            "};",
+            "",
+        ]
+    return lines + _bias_array(prefix, layer)
+
+
+def _bias_array(prefix, layer):
+    lines = [
         "/* Node biases B_j (accumulator units): {low word, high word}. */",
         f"static const kanc_bias_t {prefix}_bias[{layer.n_out}] KANC_TABLE_ATTR = {{",
     ]
@@ -233,6 +293,15 @@ def _layer_arrays(name, index, layer):
         lines.append(f"    {{{{{low}, {high}}}}},  /* {int(value)} */")
     lines += ["};", ""]
     return lines
+
+
+def uint16_words(values):
+    """Return uint16 values (0..65535) as the int16 words with the same bits, for an int16_t initializer."""
+    values = np.asarray(values, dtype=np.int64)
+    if values.size and (values.min() < 0 or values.max() > UINT16_LIMIT):
+        raise ValueError(f"index value {values.max() if values.max() > UINT16_LIMIT else values.min()} "
+                         "does not fit in uint16")
+    return np.where(values > 32767, values - 65536, values)
 
 
 def _requant_array(symbol, requant, segments):
@@ -248,7 +317,15 @@ def _requant_array(symbol, requant, segments):
 def _buffers_and_checks(qmodel):
     name, upper = qmodel.name, qmodel.name.upper()
     n_layers = len(qmodel.layers)
-    table_sum = " + ".join(f"sizeof({name}_l{index}_table)" for index in range(n_layers))
+    table_sum = " + ".join([f"sizeof({name}_l{index}_table)" for index, layer in enumerate(qmodel.layers)
+                            if len(layer.table)] or ["0"])
+    index_terms = []
+    for index, layer in enumerate(qmodel.layers):
+        if layer.is_sparse:
+            index_terms.append(f"sizeof({name}_l{index}_live_counts)")
+            if layer.n_live_edges:
+                index_terms.append(f"sizeof({name}_l{index}_live_inputs)")
+    index_sum = " + ".join(index_terms or ["0"])
     param_sum = " + ".join(
         [f"sizeof({name}_l{index}_inputs) + sizeof({name}_l{index}_bias)" for index in range(n_layers)]
         + [f"sizeof({name}_outputs)"])
@@ -260,6 +337,7 @@ def _buffers_and_checks(qmodel):
         "/* Compile-time checks that the size macros in the header match the arrays (the size is -1 otherwise). */",
         f"typedef char {name}_check_table_bytes[(({table_sum}) == {upper}_TABLE_BYTES) ? 1 : -1];",
         f"typedef char {name}_check_param_bytes[(({param_sum}) == {upper}_PARAM_BYTES) ? 1 : -1];",
+        f"typedef char {name}_check_index_bytes[(({index_sum}) == {upper}_INDEX_BYTES) ? 1 : -1];",
         "#ifndef KANC_FRAC_T",
         f"typedef char {name}_check_ram_bytes[((sizeof({name}_acc) + sizeof({name}_coords)) == {upper}_RAM_BYTES) ? 1 : -1];",
         "#endif",
@@ -272,6 +350,9 @@ def _predict_q(qmodel):
     lines = [f"void {name}_predict_q(const int16_t *x_q, int16_t *y_q)", "{"]
     for index, layer in enumerate(qmodel.layers):
         prefix = f"{name}_l{index}"
+        if layer.is_sparse:
+            lines += _predict_sparse_layer(name, index, layer)
+            continue
         if index == 0:
             coords = f"kanc_coords_from_inputs(x_q, {layer.n_in}u, {prefix}_inputs, {name}_coords);"
         else:
@@ -290,6 +371,24 @@ def _predict_q(qmodel):
         "",
     ]
     return lines
+
+
+def _predict_sparse_layer(name, index, layer):
+    prefix = f"{name}_l{index}"
+    if index == 0:
+        coords = f"kanc_sparse_coords_from_inputs(x_q, {layer.n_in}u, {prefix}_inputs, {name}_coords);"
+    else:
+        coords = f"kanc_sparse_coords_from_accumulators({name}_acc, {layer.n_in}u, {prefix}_inputs, {name}_coords);"
+    # A layer without any live edge emits no table and no live_inputs array.
+    table = f"{prefix}_table" if layer.n_live_edges else "(const int16_t *)0"
+    live_inputs = f"{prefix}_live_inputs" if layer.n_live_edges else "(const int16_t *)0"
+    return [
+        f"    /* Layer {index} (sparse): requantize its inputs, then accumulate the live edges of {layer.n_out} nodes. */",
+        f"    {coords}",
+        f"    kanc_sparse_layer_accumulate({name}_coords, {layer.n_out}u, {prefix}_inputs, {table},",
+        f"                                 {prefix}_live_counts, {live_inputs}, {prefix}_bias, {name}_acc);",
+        "",
+    ]
 
 
 def _predict_float(qmodel):

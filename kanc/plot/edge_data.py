@@ -27,7 +27,7 @@ class EdgePanelData:
     ----------
     t, phi : float64 (points,)
         Layer input i over the plotted range, and phi_ji(t) from the float model.
-    knot_t, knot_value : float64 (S_i + 1,)
+    knot_t, knot_value : float64 (S_i + 1,), or empty for a pruned edge of a sparse layer
         Segment ends and the dequantized table samples there.
     table_t, table_value : float64
         The table's piecewise-linear function over the plotted range: the knots,
@@ -96,10 +96,14 @@ def table_polyline(layer_q, j, i, plot_lo, plot_hi):
     Beyond the domain the requantizer saturates u (spec section 2.2, step 5): below
     lo_i to u = 0, whose value is the first sample, and above hi_i to
     u = U_i = S_i * 2^F - 1, which interpolates 255/256 of the way into the last
-    segment. The polyline is extended flat at those values.
+    segment. The polyline is extended flat at those values. A pruned edge of a
+    sparse layer has no knots and a table value of 0 over the whole range.
     """
     segments = int(layer_q.segments[i])
     lo, hi = float(layer_q.domain_lo[i]), float(layer_q.domain_hi[i])
+    if not layer_q.live_mask()[j, i]:
+        # A pruned edge of a sparse layer has no samples; the integer model adds exactly 0 for it.
+        return np.zeros(0), np.zeros(0), np.array([plot_lo, plot_hi]), np.zeros(2)
     samples = layer_q.edge_table(j, i).astype(np.int64)
     scale = float(layer_q.table_scale[j])
 

@@ -14,7 +14,7 @@ That node error, divided by the next layer's u step, feeds c_i of the next layer
 """
 import numpy as np
 
-from kanc.quantize.qmodel import FRAC_BITS, MAX_SEGMENTS
+from kanc.quantize.qmodel import FRAC_BITS, MAX_SEGMENTS, live_edge_samples
 from kanc.quantize.requant_params import QuantizationError
 
 CURVATURE_INTERVALS = 4096
@@ -98,14 +98,14 @@ def interpolation_bounds(curvature, lo, hi, segments):
 
 
 def table_slopes(layer_q):
-    """Return max_s |T_ji[s + 1] - T_ji[s]| per edge as (n_out, n_in) int64, in table steps per segment."""
-    starts = layer_q.edge_starts()
-    table = layer_q.table.astype(np.int64)
+    """Return max_s |T_ji[s + 1] - T_ji[s]| per edge as (n_out, n_in) int64, in table steps per segment.
+
+    A pruned edge of a sparse layer has no table and gets 0.
+    """
     slopes = np.zeros((layer_q.n_out, layer_q.n_in), dtype=np.int64)
     for i in range(layer_q.n_in):
-        count = int(layer_q.segments[i]) + 1
-        samples = table[starts[:, i, None] + np.arange(count)[None, :]]
-        slopes[:, i] = np.abs(np.diff(samples, axis=1)).max(axis=1, initial=0)
+        nodes, samples = live_edge_samples(layer_q, i)
+        slopes[nodes, i] = np.abs(np.diff(samples, axis=1)).max(axis=1, initial=0)
     return slopes
 
 
@@ -119,7 +119,8 @@ def layer_error_bounds(layer_q, curvature, coordinate_error):
     """
     step = layer_q.table_scale
     interpolation = interpolation_bounds(curvature, layer_q.domain_lo, layer_q.domain_hi, layer_q.segments)
-    table_rounding = np.broadcast_to(0.5 * step[:, None], interpolation.shape).copy()
+    # A pruned edge is dropped exactly, so it has no rounding error (its curvature and slope are 0 too).
+    table_rounding = np.where(layer_q.live_mask(), 0.5 * step[:, None], 0.0)
     slope_per_u = table_slopes(layer_q) * step[:, None] / (1 << FRAC_BITS)
     coordinate = slope_per_u * coordinate_error[None, :]
     edge_total = interpolation + table_rounding + coordinate

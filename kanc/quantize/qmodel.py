@@ -53,6 +53,9 @@ class Requantizer:
 class QuantizedLayer:
     """One layer: per-input segment counts, domains and requantizers, node-major tables, biases.
 
+    A layer is dense (``edge_mask`` None, every edge has samples) or sparse (spec
+    section 2.7): masked-out edges have no samples and contribute nothing to acc_j.
+
     Attributes
     ----------
     segments : int32 array (n_in,)
@@ -61,12 +64,14 @@ class QuantizedLayer:
         Maps the previous layer's accumulator (or the model input) to u.
     domain_lo, domain_hi : float64 arrays (n_in,)
         Real values that u = 0 and u = S_i * 256 stand for.
-    table : int16 array (n_out * W,)
-        Samples T_ji[0..S_i], node-major (spec section 2.5).
+    table : int16 array (sum of W_j,)
+        Samples T_ji[0..S_i] of the live edges, node-major (spec sections 2.5 and 2.7).
     bias : int32 array (n_out,)
         B_j in accumulator units (table steps * 2^F).
     table_scale : float64 array (n_out,)
         Real value of one table step of node j.
+    edge_mask : bool array (n_out, n_in) or None
+        True for a live edge. None means dense: every edge is live.
     """
 
     segments: np.ndarray
@@ -76,6 +81,7 @@ class QuantizedLayer:
     table: np.ndarray
     bias: np.ndarray
     table_scale: np.ndarray
+    edge_mask: np.ndarray = None
 
     @property
     def n_in(self):
@@ -86,18 +92,50 @@ class QuantizedLayer:
         return len(self.bias)
 
     @property
+    def is_sparse(self):
+        """True when ``edge_mask`` marks at least one edge as pruned."""
+        return self.edge_mask is not None and not bool(np.all(self.edge_mask))
+
+    def live_mask(self):
+        """Return the (n_out, n_in) bool array of live edges (all True for a dense layer)."""
+        if self.edge_mask is None:
+            return np.ones((self.n_out, self.n_in), dtype=bool)
+        return np.asarray(self.edge_mask, dtype=bool)
+
+    @property
+    def n_live_edges(self):
+        """Number of edges that have samples in the table."""
+        return int(self.live_mask().sum())
+
+    @property
     def row_length(self):
-        """W in the spec: samples per node, sum of (S_i + 1)."""
+        """W in the spec: samples per node of a dense layer, sum of (S_i + 1) over all inputs.
+
+        A sparse layer's rows differ per node; see ``row_lengths``.
+        """
         return int(np.sum(self.segments.astype(np.int64) + 1))
 
+    def row_lengths(self):
+        """Return W_j per node (int64, n_out): the sum of S_i + 1 over the live edges of node j."""
+        return self.live_mask().astype(np.int64) @ (self.segments.astype(np.int64) + 1)
+
     def edge_starts(self):
-        """Return an (n_out, n_in) int64 array of E(j, i), the first sample index of each edge."""
-        within_row = np.concatenate([[0], np.cumsum(self.segments.astype(np.int64) + 1)[:-1]])
-        return np.arange(self.n_out, dtype=np.int64)[:, None] * self.row_length + within_row[None, :]
+        """Return an (n_out, n_in) int64 array of E(j, i), the first sample index of each edge.
+
+        Pruned edges of a sparse layer have no samples and get -1.
+        """
+        mask = self.live_mask()
+        samples = mask.astype(np.int64) * (self.segments.astype(np.int64) + 1)[None, :]
+        row_ends = np.cumsum(samples.sum(axis=1))
+        row_starts = row_ends - samples.sum(axis=1)
+        within_row = np.cumsum(samples, axis=1) - samples
+        return np.where(mask, row_starts[:, None] + within_row, -1)
 
     def edge_table(self, j, i):
-        """Return the S_i + 1 samples of edge (j, i) as a view."""
+        """Return the S_i + 1 samples of edge (j, i) as a view; raise ValueError for a pruned edge."""
         start = self.edge_starts()[j, i]
+        if start < 0:
+            raise ValueError(f"edge (node {j}, input {i}) is pruned in this sparse layer and has no samples")
         return self.table[start:start + int(self.segments[i]) + 1]
 
     def coordinate_max(self):
@@ -137,7 +175,8 @@ class QuantizedModel:
 
     @property
     def n_edges(self):
-        return sum(layer.n_in * layer.n_out for layer in self.layers)
+        """Number of live edges, the ones that have samples and cost work on the device."""
+        return sum(layer.n_live_edges for layer in self.layers)
 
     # ------------------------------------------------------------------ validation
 
@@ -181,11 +220,12 @@ class QuantizedModel:
                 fail(f"{where}: bias must be a non-empty 1-D int32 array")
             _check_real(fail, f"{where} table_scale", layer.table_scale, layer.n_out, positive=True)
 
+            _check_edge_mask(fail, where, layer)
             table = np.asarray(layer.table)
-            expected = layer.n_out * layer.row_length
+            expected = int(layer.row_lengths().sum())
             if table.dtype != np.int16 or table.ndim != 1 or len(table) != expected:
                 fail(f"{where}: table must be a 1-D int16 array of {expected} samples "
-                     f"(n_out * sum(S_i + 1)), got {table.dtype} shape {table.shape}")
+                     f"(S_i + 1 per live edge), got {table.dtype} shape {table.shape}")
             _check_tables(fail, where, layer)
             n_in = layer.n_out
 
@@ -209,6 +249,9 @@ class QuantizedModel:
             arrays.update(layer.in_requant.as_dict(prefix + "in_requant/"))
             for field in ("segments", "domain_lo", "domain_hi", "table", "bias", "table_scale"):
                 arrays[prefix + field] = getattr(layer, field)
+            # Dense layers store no mask, so files of dense models read the same as before sparse layers existed.
+            if layer.is_sparse:
+                arrays[prefix + "edge_mask"] = layer.live_mask().astype(np.uint8)
         write_model_file(path, header, arrays)
 
     @classmethod
@@ -240,6 +283,7 @@ class QuantizedModel:
                 table=array(prefix + "table", "i"),
                 bias=array(prefix + "bias", "i"),
                 table_scale=array(prefix + "table_scale", "f").astype(np.float64),
+                edge_mask=_read_edge_mask(arrays, prefix + "edge_mask", path),
             ))
         metadata = header.get("metadata", {})
         model = cls(
@@ -296,19 +340,45 @@ def _check_requantizer(fail, where, requant, length, first_layer):
         fail(f"{where}: layer-0 requantizers must have pre_shift 0 (inputs are already int16)")
 
 
+def _read_edge_mask(arrays, name, path):
+    """Return the bool edge mask stored under ``name``, or None (a dense layer) when it is absent."""
+    if name not in arrays:
+        return None
+    stored = require_array(arrays, name, path, "iub", 2)
+    if stored.size and (stored.min() < 0 or stored.max() > 1):
+        raise ModelFileError(f"model file {path}: array '{name}' must contain only 0 (pruned) and 1 (live), "
+                             f"found {stored.min() if stored.min() < 0 else stored.max()}")
+    return stored.astype(bool)
+
+
+def _check_edge_mask(fail, where, layer):
+    if layer.edge_mask is None:
+        return
+    mask = np.asarray(layer.edge_mask)
+    if mask.dtype != np.bool_ or mask.shape != (layer.n_out, layer.n_in):
+        fail(f"{where}: edge_mask must be a bool array of shape (n_out, n_in) = ({layer.n_out}, {layer.n_in}), "
+             f"got {mask.dtype} shape {mask.shape}; pass None for a dense layer")
+
+
+def live_edge_samples(layer, i):
+    """Return (nodes, samples): the nodes j whose edge (j, i) is live, and their (len(nodes), S_i + 1) int64 samples."""
+    starts = layer.edge_starts()[:, i]
+    nodes = np.flatnonzero(starts >= 0)
+    count = int(layer.segments[i]) + 1
+    samples = layer.table.astype(np.int64)[starts[nodes, None] + np.arange(count)[None, :]]
+    return nodes, samples
+
+
 def _check_tables(fail, where, layer):
-    starts = layer.edge_starts()
-    table = layer.table.astype(np.int64)
     for i in range(layer.n_in):
-        count = int(layer.segments[i]) + 1
-        # (n_out, S_i + 1) samples of every edge leaving input i.
-        samples = table[starts[:, i, None] + np.arange(count)[None, :]]
+        # Samples of every live edge leaving input i.
+        nodes, samples = live_edge_samples(layer, i)
         slopes = np.diff(samples, axis=1)
         bad = np.argwhere((slopes < INT16_MIN) | (slopes > INT16_MAX))
         if bad.size:
-            j, s = bad[0]
-            fail(f"{where}: edge (node {j}, input {i}) breaks the slope invariant: "
-                 f"T[{s + 1}] - T[{s}] = {slopes[j, s]} does not fit in int16")
+            row, s = bad[0]
+            fail(f"{where}: edge (node {nodes[row]}, input {i}) breaks the slope invariant: "
+                 f"T[{s + 1}] - T[{s}] = {slopes[row, s]} does not fit in int16")
     bound = accumulator_bounds(layer)
     bad = np.flatnonzero(bound > INT32_MAX)
     if bad.size:
@@ -317,12 +387,9 @@ def _check_tables(fail, where, layer):
 
 
 def accumulator_bounds(layer):
-    """Return, per node, |B_j| + sum_i 2^F * max_s |T_ji[s]| (int64): the proven |acc_j| bound."""
-    starts = layer.edge_starts()
-    table = layer.table.astype(np.int64)
+    """Return, per node, |B_j| + sum over live i of 2^F * max_s |T_ji[s]| (int64): the proven |acc_j| bound."""
     bound = np.abs(layer.bias.astype(np.int64))
     for i in range(layer.n_in):
-        count = int(layer.segments[i]) + 1
-        samples = table[starts[:, i, None] + np.arange(count)[None, :]]
-        bound = bound + (np.abs(samples).max(axis=1) << FRAC_BITS)
+        nodes, samples = live_edge_samples(layer, i)
+        bound[nodes] += np.abs(samples).max(axis=1) << FRAC_BITS
     return bound

@@ -2,7 +2,8 @@
 
 The quantizer talks to the float model only through kanc.model.protocol:
 ``layer_inputs`` for calibration, ``edge_values`` for table samples and curvature,
-``node_bias`` for biases. The section "Quantizer: how formats are chosen and error
+``node_bias`` for biases, and ``edge_mask(layer)`` where the model has it (an
+(n_out, n_in) bool array or None; pruned edges become a sparse layer). The section "Quantizer: how formats are chosen and error
 bounds" of docs/fixed_point_spec.md explains every choice made here.
 """
 import math
@@ -124,7 +125,8 @@ def quantize(float_model, calibration_x, name="model", segments=None, max_segmen
             reach = np.maximum(np.abs(domains[layer + 1][0]), np.abs(domains[layer + 1][1]))
         else:
             reach = np.abs(output_offset) + output_scale * (1 << 15)
-        layers.append(build_layer_tables(float_model, layer, domains[layer], layer_segments[layer], reach))
+        layers.append(build_layer_tables(float_model, layer, domains[layer], layer_segments[layer], reach,
+                                         edge_mask=float_edge_mask(float_model, layer, widths)))
 
     # Step 5: requantizers into each layer input and into the outputs.
     designs = []
@@ -187,11 +189,33 @@ def calibrated_domain(values, margin):
 
 # ---------------------------------------------------------------------- tables
 
-def build_layer_tables(float_model, layer, domain, segments, reach):
-    """Sample every edge of ``layer`` at its segment ends and quantize the samples and biases.
+def float_edge_mask(float_model, layer, widths):
+    """Return the float model's (n_out, n_in) bool edge mask of ``layer``, or None for a dense layer.
+
+    The mask comes from the optional protocol member ``edge_mask(layer)``. A mask
+    with every edge live is returned as None, so the layer stays dense.
+    """
+    if not hasattr(float_model, "edge_mask"):
+        return None
+    mask = float_model.edge_mask(layer)
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    shape = (widths[layer + 1], widths[layer])
+    if mask.dtype != np.bool_ or mask.shape != shape:
+        raise QuantizationError(f"edge_mask({layer}) must be a bool array of shape {shape} (n_out, n_in) or None, "
+                                f"got {mask.dtype} shape {mask.shape}")
+    return None if mask.all() else mask.copy()
+
+
+def build_layer_tables(float_model, layer, domain, segments, reach, edge_mask=None):
+    """Sample every live edge of ``layer`` at its segment ends and quantize the samples and biases.
 
     ``reach`` (n_out,) is the largest |real value| that the next requantizer's pre-shift
-    must represent for each node. Returns a QuantizedLayer without input requantizer.
+    must represent for each node. ``edge_mask`` (n_out, n_in) bool or None makes the
+    layer sparse (spec section 2.7): pruned edges get no samples and play no part in
+    the table scale. They must be exactly zero in the float model. Returns a
+    QuantizedLayer without input requantizer.
     """
     lo, hi = domain
     n_in = len(lo)
@@ -202,12 +226,14 @@ def build_layer_tables(float_model, layer, domain, segments, reach):
     n_out = values.shape[1]
     if bias.shape != (n_out,) or not np.all(np.isfinite(bias)):
         raise QuantizationError(f"node_bias({layer}) must be {n_out} finite values, got {bias!r}")
+    live = np.ones((n_out, n_in), dtype=bool) if edge_mask is None else edge_mask
+    _check_pruned_edges_zero(samples, live, layer)
 
     table_scale = np.empty(n_out)
     bias_q = np.empty(n_out, dtype=np.int64)
     rows = []
     for j in range(n_out):
-        edge_samples = [s[j] for s in samples]
+        edge_samples = [samples[i][j] for i in range(n_in) if live[j, i]]
         table_scale[j], row, bias_q[j] = quantize_node(edge_samples, bias[j], reach[j], layer, j)
         rows.append(row)
 
@@ -218,11 +244,29 @@ def build_layer_tables(float_model, layer, domain, segments, reach):
         table=np.concatenate(rows).astype(np.int16),
         bias=bias_q.astype(np.int32),
         table_scale=table_scale,
+        edge_mask=edge_mask,
     )
     bound = accumulator_bounds(quantized)
     if np.any(bound > INT32_MAX):                                  # quantize_node guarantees this
         raise AssertionError(f"layer {layer}: accumulator bound {bound.max()} exceeds 2^31 - 1")
     return quantized
+
+
+def _check_pruned_edges_zero(samples, live, layer):
+    """Raise QuantizationError when a pruned edge is not exactly zero at its knots.
+
+    The integer model drops a pruned edge entirely, which is exact only for a zero function.
+    """
+    for i, edge_values in enumerate(samples):
+        dead = np.flatnonzero(~live[:, i])
+        if dead.size == 0:
+            continue
+        peaks = np.abs(edge_values[dead]).max(axis=1)
+        if np.any(peaks != 0):
+            j = int(dead[np.flatnonzero(peaks != 0)[0]])
+            raise QuantizationError(f"layer {layer}: edge (node {j}, input {i}) is pruned in edge_mask but its "
+                                    f"function reaches {peaks.max():.6g}; zero the pruned edges in the float "
+                                    "model (FloatKAN.apply_edge_mask) before quantizing")
 
 
 def knot_grid(lo, hi, segments):
@@ -245,11 +289,12 @@ def quantize_node(edge_samples, bias, reach, layer, node):
     most 31 brings the node's range into int16. The checks are repeated on the
     integers, growing the scale by 2^-20 relative per retry, to absorb float rounding.
     """
+    # A node of a sparse layer may have no live edge at all: then only the bias and reach count.
     peaks = np.array([np.abs(s).max() for s in edge_samples])
-    jump = max(np.abs(np.diff(s)).max(initial=0.0) for s in edge_samples)
+    jump = max((np.abs(np.diff(s)).max(initial=0.0) for s in edge_samples), default=0.0)
     n_in = len(edge_samples)
     candidates = [
-        peaks.max() / INT16_MAX,
+        peaks.max(initial=0.0) / INT16_MAX,
         jump / (INT16_MAX - 1),
         _ACC_UNIT * (peaks.sum() + abs(bias)) / (INT32_MAX - 1 - (_ACC_UNIT // 2) * n_in),
         reach * _ACC_UNIT / ((INT16_MAX - 1) * 2.0 ** 31),
@@ -260,19 +305,20 @@ def quantize_node(edge_samples, bias, reach, layer, node):
         scale = max(reach, 1.0) * _ACC_UNIT / 2.0 ** 30
     if not math.isfinite(scale):
         raise QuantizationError(f"layer {layer}, node {node}: edge values are too large to scale "
-                                f"(largest sample {peaks.max():.6g}, bias {bias:.6g})")
+                                f"(largest sample {peaks.max(initial=0.0):.6g}, bias {bias:.6g})")
 
     for _ in range(16):
         # Round half up, like every rounding in the integer path.
         rows = [np.floor(s / scale + 0.5).astype(np.int64) for s in edge_samples]
         bias_q = math.floor(bias * _ACC_UNIT / scale + 0.5)
         peak_q = sum(int(np.abs(r).max()) for r in rows)
-        slope_q = max(int(np.abs(np.diff(r)).max(initial=0)) for r in rows)
-        fits = (max(int(np.abs(r).max()) for r in rows) <= INT16_MAX
+        slope_q = max((int(np.abs(np.diff(r)).max(initial=0)) for r in rows), default=0)
+        fits = (max((int(np.abs(r).max()) for r in rows), default=0) <= INT16_MAX
                 and slope_q <= INT16_MAX
                 and abs(bias_q) + _ACC_UNIT * peak_q <= INT32_MAX)
         if fits:
-            return scale, np.concatenate(rows), bias_q
+            row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+            return scale, row, bias_q
         scale *= 1.0 + 2.0 ** -20
     raise AssertionError(f"layer {layer}, node {node}: no table scale near {scale!r} satisfies the invariants")
 

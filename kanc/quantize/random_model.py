@@ -2,12 +2,14 @@
 
 The models obey every invariant of docs/fixed_point_spec.md section 4 but are
 otherwise arbitrary: random tables that reach the int16 extremes, requantizers
-that sometimes saturate, and segment counts over the whole allowed range.
+that sometimes saturate, segment counts over the whole allowed range, and a mix
+of dense and sparse layers (including nodes without live edges).
 """
 import numpy as np
 
 from kanc.quantize.qmodel import (
     FRAC_BITS, INT16_MAX, INT16_MIN, INT32_MAX, OFFSET_LIMIT, QuantizedLayer, QuantizedModel, Requantizer,
+    accumulator_bounds,
 )
 
 
@@ -54,25 +56,45 @@ def random_requantizer(rng, count, first_layer, acc_bound=None):
     return Requantizer(pre_shift, multiplier, shift, offset)
 
 
-def random_quantized_model(rng, widths, min_segments=4, max_segments=256, extreme_fraction=0.3, name="rnd"):
-    """Build a random valid QuantizedModel with the given widths [n_inputs, ..., n_outputs]."""
+def random_edge_mask(rng, n_out, n_in):
+    """Return a random (n_out, n_in) bool edge mask with at least one pruned edge.
+
+    Each edge survives with a probability drawn per layer from [0.3, 0.9]. When the
+    layer has two or more nodes, one of them loses every edge (acc_j = B_j).
+    """
+    mask = rng.random((n_out, n_in)) < rng.uniform(0.3, 0.9)
+    if n_out >= 2:
+        mask[int(rng.integers(n_out))] = False
+    if mask.all():
+        mask[int(rng.integers(n_out)), int(rng.integers(n_in))] = False
+    return mask
+
+
+def random_quantized_model(rng, widths, min_segments=4, max_segments=256, extreme_fraction=0.3, name="rnd",
+                           sparse_fraction=0.4):
+    """Build a random valid QuantizedModel with the given widths [n_inputs, ..., n_outputs].
+
+    Each layer is sparse (spec section 2.7, random ``edge_mask``) with probability
+    ``sparse_fraction`` and dense otherwise; pass 0.0 for an all-dense model.
+    """
     layers = []
     prev_bound = None
     for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
         segments = rng.integers(min_segments, max_segments + 1, size=n_in)
-        table = np.concatenate([
-            random_table(rng, int(segments[i]) + 1, rng.random() < extreme_fraction)
-            for _ in range(n_out) for i in range(n_in)
-        ])
+        edge_mask = random_edge_mask(rng, n_out, n_in) if rng.random() < sparse_fraction else None
+        live = np.ones((n_out, n_in), dtype=bool) if edge_mask is None else edge_mask
+        parts = [random_table(rng, int(segments[i]) + 1, rng.random() < extreme_fraction)
+                 for j in range(n_out) for i in range(n_in) if live[j, i]]
+        table = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
         layer = QuantizedLayer(
             segments=segments,
             in_requant=random_requantizer(rng, n_in, index == 0, prev_bound),
             domain_lo=np.full(n_in, -1.0), domain_hi=np.full(n_in, 1.0),
             table=table, bias=np.zeros(n_out, dtype=np.int32),
             table_scale=np.full(n_out, 1.0 / 4096),
+            edge_mask=edge_mask,
         )
         # Spend what the accumulator invariant leaves on the bias, up to 2^24.
-        from kanc.quantize.qmodel import accumulator_bounds
         room = INT32_MAX - accumulator_bounds(layer)
         limit = np.minimum(room, 1 << 24)
         layer.bias = np.array([rng.integers(-lim, lim + 1) for lim in limit], dtype=np.int32)
@@ -96,4 +118,5 @@ def random_inputs(rng, count, n_inputs):
     return x.astype(np.int16)
 
 
-__all__ = ["random_quantized_model", "random_inputs", "random_table", "random_requantizer", "FRAC_BITS"]
+__all__ = ["random_quantized_model", "random_inputs", "random_table", "random_requantizer", "random_edge_mask",
+           "FRAC_BITS"]

@@ -15,7 +15,7 @@ import numpy as np
 
 from kanc.errors import KancError
 from kanc.quantize.error_bounds import evaluate_edges
-from kanc.quantize.qmodel import FRAC_BITS, INT16_MAX, INT16_MIN
+from kanc.quantize.qmodel import FRAC_BITS, INT16_MAX, INT16_MIN, MAX_SEGMENTS
 
 POINTS_PER_SEGMENT = 64
 """Grid points per segment for the per-edge measurement (a divisor of 2^F)."""
@@ -27,10 +27,13 @@ def table_interpolant(layer_q, u):
     """Return the real value of every edge's integer interpolant at coordinates ``u``.
 
     ``u`` is an int64 array (G, n_in) with column i in [0, U_i]. Returns (G, n_out, n_in)
-    float64: e_ji * table_scale[j] / 2^F, with e_ji computed exactly in int64.
+    float64: e_ji * table_scale[j] / 2^F, with e_ji computed exactly in int64, and 0
+    for a pruned edge of a sparse layer (spec section 2.7).
     """
-    starts = layer_q.edge_starts()
-    table = layer_q.table.astype(np.int64)
+    live = layer_q.live_mask()
+    # Pruned edges read zero padding past the table.
+    starts = np.where(live, layer_q.edge_starts(), len(layer_q.table))
+    table = np.concatenate([layer_q.table.astype(np.int64), np.zeros(MAX_SEGMENTS + 1, dtype=np.int64)])
     segment = u >> FRAC_BITS
     fraction = u & ((1 << FRAC_BITS) - 1)
     index = starts[None, :, :] + segment[:, None, :]                 # (G, n_out, n_in)

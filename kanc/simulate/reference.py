@@ -8,7 +8,7 @@ for its steps, ``s, f`` for segment and fraction, ``e`` for an edge term and
 """
 import numpy as np
 
-from kanc.quantize.qmodel import FRAC_BITS
+from kanc.quantize.qmodel import FRAC_BITS, MAX_SEGMENTS
 
 INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -66,7 +66,7 @@ def requantize(a, pre_shift, multiplier, shift, offset):
 
 
 def layer_forward(layer, a):
-    """Run one layer (spec sections 2.2 to 2.5) on int64 inputs ``a`` of shape (N, n_in).
+    """Run one layer (spec sections 2.2 to 2.5, and 2.7 for a sparse layer) on int64 inputs ``a`` of shape (N, n_in).
 
     Return ``(acc, clamped)``: the int64 node accumulators (N, n_out), each within
     int32, and the bool (N, n_in) mask of clamped layer inputs.
@@ -82,9 +82,13 @@ def layer_forward(layer, a):
     s = u >> FRAC_BITS
     f = u & ((1 << FRAC_BITS) - 1)
 
-    # 2.5: sample index E(j, i) + s_i of the left end of the segment, shape (N, n_out, n_in).
-    left = layer.edge_starts()[None, :, :] + s[:, None, :]
-    table = layer.table.astype(np.int64)
+    # 2.5 and 2.7: sample index E(j, i) + s_i of the left end of the segment, shape (N, n_out, n_in).
+    # A pruned edge (E = -1) is pointed at zero padding past the table, and its term is dropped below.
+    live = layer.live_mask()
+    starts = layer.edge_starts()
+    table = np.concatenate([layer.table.astype(np.int64), np.zeros(MAX_SEGMENTS + 1, dtype=np.int64)])
+    starts = np.where(live, starts, len(layer.table))
+    left = starts[None, :, :] + s[:, None, :]
     t_left = table[left]
     t_right = table[left + 1]
 
@@ -93,7 +97,8 @@ def layer_forward(layer, a):
     e_other_form = t_left * ((1 << FRAC_BITS) - f[:, None, :]) + t_right * f[:, None, :]
     assert np.array_equal(e, e_other_form), "the two edge-term forms of the spec disagree"
 
-    # 2.4: node accumulator, bias plus the sum of its edge terms.
+    # 2.4 and 2.7: node accumulator, bias plus the sum of its live edge terms.
+    e = np.where(live[None, :, :], e, 0)
     acc = layer.bias.astype(np.int64)[None, :] + e.sum(axis=2)
     _assert_int32("accumulator", acc)
     return acc, clamped
