@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from kanc.errors import DataError, KancError
+from kanc.errors import DataError, KancError, ModelFileError
 from kanc.quantize.qmodel import FRAC_BITS, INT16_MAX, INT32_MAX, QuantizedModel
 from kanc.quantize.quantizer import QuantizationError, calibrated_domain, quantize
 from kanc.quantize.report import add_error_report, format_report, measure_table_errors
@@ -488,3 +488,27 @@ def test_float_kan_within_bounds_on_simulator():
         measured = np.asarray(summary["max_abs_error_in_domain_per_output"])
         assert np.all(measured <= np.asarray(summary["error_bound_per_output"]))
     assert summary["max_abs_error_in_domain"] < 0.05
+
+
+@pytest.mark.parametrize("degree", [0, 1])
+def test_bound_holds_for_low_degree_splines(degree):
+    from kanc.quantize.report import end_to_end_errors
+    from kanc.train.estimators import KANRegressor
+
+    rng = np.random.default_rng(degree)
+    x = rng.uniform(-1.0, 1.0, size=(300, 2))
+    y = np.abs(x[:, 0]) + 0.5 * np.sign(x[:, 1])
+    model = KANRegressor(hidden=(4,), k=degree, base="none", epochs=40, seed=0).fit(x, y).model_
+    qmodel = quantize(model, x, name="steps", segments=32)
+    summary = end_to_end_errors(qmodel, model, x)
+    assert summary["samples_in_domain"] == len(x)
+    assert summary["max_abs_error_in_domain"] <= qmodel.metadata["quantizer"]["output_error_bound_max"]
+
+
+def test_model_name_with_runtime_prefix_rejected():
+    from kanc.quantize.random_model import random_quantized_model
+
+    qmodel = random_quantized_model(np.random.default_rng(0), [2, 2])
+    qmodel.name = "kanc_layer"
+    with pytest.raises(ModelFileError, match="starts with 'kanc_'"):
+        qmodel.validate()

@@ -359,6 +359,14 @@ class FloatKAN:
         out_scale, out_shift = self._output_map(layer)
         return self.layers[layer].bias * out_scale + out_shift
 
+    def edge_smoothness(self, layer):
+        """Return 2 when every edge of ``layer`` has a bounded second derivative (degree k >= 2), else 0.
+
+        The quantizer's h^2 / 8 * max|phi''| error bound needs the former; for
+        degree 0 (steps) and 1 (kinks) it estimates curvature by finite differences.
+        """
+        return 2 if self.layers[self._check_layer(layer)].k >= 2 else 0
+
     def edge_mask(self, layer):
         """Return the (n_out, n_in) bool mask of live edges of ``layer``; pruned edges are False."""
         return self.layers[self._check_layer(layer)].edge_mask.copy()

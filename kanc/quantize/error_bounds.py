@@ -50,15 +50,20 @@ def evaluate_edges(model, layer, t):
 def estimate_max_curvature(model, layer, lo, hi, intervals=CURVATURE_INTERVALS):
     """Estimate max|phi_ji''| over [lo_i, hi_i] for every edge of ``layer``; returns (n_out, n_in).
 
-    Uses ``model.edge_derivative_values(layer, t, order)`` when the model provides it,
-    otherwise central second differences on ``intervals`` equal intervals.
+    Uses ``model.edge_derivative_values(layer, t, order)`` only when the model also
+    states ``edge_smoothness(layer) >= 2``, that is every edge is C^1 with a bounded
+    second derivative, where the h^2 / 8 * max|phi''| bound holds. Otherwise (splines
+    of degree 0 or 1, ReLU bases, symbolic abs, or a model that states nothing) it
+    takes central second differences on ``intervals`` equal intervals: at a kink they
+    return about slope jump / spacing and at a jump about jump / spacing^2, which
+    keeps h^2 / 8 * estimate above the true interpolation error because a segment
+    spans at least intervals / 256 = 16 sample intervals.
     NOTE: sampling can miss a curvature peak narrower than (hi - lo) / intervals, so
-    the result is an estimate, not a proven maximum. At a kink it returns about
-    jump / spacing, which still bounds the interpolation error when a segment spans
-    at least two sample intervals.
+    the result is an estimate, not a proven maximum.
     """
     grid = lo[None, :] + (hi - lo)[None, :] * np.linspace(0.0, 1.0, intervals + 1)[:, None]
-    if hasattr(model, "edge_derivative_values"):
+    smoothness = getattr(model, "edge_smoothness", None)
+    if hasattr(model, "edge_derivative_values") and smoothness is not None and smoothness(layer) >= 2:
         n_out = model.widths[layer + 1]
         rows = max(1, _MAX_BATCH_VALUES // max(1, n_out * len(lo)))
         peak = np.zeros((n_out, len(lo)))

@@ -188,6 +188,9 @@ class QuantizedModel:
         if not _C_IDENTIFIER.match(self.name or ""):
             fail(f"name {self.name!r} is not a C identifier of at most 40 characters "
                  "(letters, digits, '_', not starting with a digit)")
+        if self.name.lower().startswith("kanc_"):
+            fail(f"name {self.name!r} starts with 'kanc_', which the runtime headers use (kanc_layer.h, ...); "
+                 "choose another name")
         if self.task not in ("regression", "classification"):
             fail(f"task {self.task!r} must be 'regression' or 'classification'")
         if not self.layers:
