@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from kanc.errors import DataError, KancError, ModelFileError
+from kanc.errors import DataError, KancError
 from kanc.io.atomic import atomic_path, check_output_path
 from kanc.io.csvdata import class_labels, load_csv
 from kanc.metrics import accuracy, argmax_lowest, rmse, train_test_split
@@ -496,11 +496,3 @@ def run_demo(args):
     failures = [r.dataset for r in results if r.identical != r.total]
     if failures:
         raise KancError(f"compiled C differs from the simulation on {failures}")
-
-
-def ensure_dir(path):
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
-__all__ = [name for name in dir() if name.startswith("run_")] + ["load_float_model", "ModelFileError"]

@@ -1,8 +1,9 @@
 """The main job: train a KAN on bundled real data, quantize it, emit C, build and run the C on the host.
 
 For each data set it prints the float test metric, the simulated fixed-point test
-metric, how many outputs of the compiled C equal the simulation (all of them is the
-only acceptable answer), and the model's table and RAM sizes in bytes.
+metric, how many outputs of the compiled C equal the simulation (all of them
+must), the error against the float model with its computed bound, and the
+model's table and RAM sizes in bytes.
 """
 import dataclasses
 import os
@@ -26,7 +27,7 @@ TEST_FRACTION = 0.25
 
 @dataclasses.dataclass
 class DemoResult:
-    """What the demo measured on one data set."""
+    """Measurements of the demo on one data set."""
 
     dataset: str
     task: str
