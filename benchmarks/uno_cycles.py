@@ -4,13 +4,16 @@
 
 Every variant is checked bit-exact against kanc.simulate on every row:
   portable C       runtime_c with -DKANC_NO_FAST_EDGE: the C edge loop and the C
-                   rounding shift (the baseline)
+                   requantizer (the baseline)
+  C requantizer    -DKANC_NO_FAST_REQUANT: the assembly node loop, but the C
+                   requantizer with the assembly rounding shift
   HAL fast paths   runtime_c with boards/uno/kanc_hal.h as shipped: kanc_hal_node_sum
-                   once per node (assembly edge loop) and kanc_hal_rshift_round in
-                   every requantizer
+                   once per node (assembly edge loop), the assembly requantizer
+                   (kanc_hal_requant_scale, kanc_hal_requant_multiply) and the
+                   LPM bias read
 
-Table 1: random [4, 8, 3] and [8, 16, 16, 4] models with 16 segments per input
-(kanc.quantize.random_model, fixed seed), 64 random int16 rows each: mean cycles
+Table 1: random dense [4, 8, 3] and [8, 16, 16, 4] models with 16 segments per
+input (kanc.quantize.random_model, fixed seed), 64 random int16 rows each: mean cycles
 per inference, cycles per edge (inference / edges), the marginal cycles per edge
 between the two models ((big - small) / (edges_big - edges_small), which also
 carries the requantizer cost of the extra inputs), flash bytes of the verify image
@@ -39,6 +42,7 @@ FIT_WIDTHS = ([1, 1], [1, 8], [8, 1], [8, 8], [4, 16], [16, 4], [2, 24], [24, 2]
 VARIANTS = {
     "portable C -Os (baseline)": ("s", ("-DKANC_NO_FAST_EDGE",)),
     "portable C -O2": ("2", ("-DKANC_NO_FAST_EDGE",)),
+    "C requantizer -Os": ("s", ("-DKANC_NO_FAST_REQUANT",)),
     "HAL fast paths -Os": ("s", ()),
     "HAL fast paths -O2": ("2", ()),
 }
@@ -68,7 +72,8 @@ def run_variant(qmodel, x_q, optimize, cflags):
 
 def model_and_rows(widths, rows):
     rng = np.random.default_rng(2024)
-    qmodel = random_quantized_model(rng, widths, min_segments=SEGMENTS, max_segments=SEGMENTS, name="bench")
+    qmodel = random_quantized_model(rng, widths, min_segments=SEGMENTS, max_segments=SEGMENTS, name="bench",
+                                    sparse_fraction=0.0)
     return qmodel, random_inputs(rng, rows, widths[0])
 
 
@@ -103,7 +108,7 @@ def fixed_requantizers(qmodel):
 
 def print_cost_split():
     print(f"\n{'variant (one-layer fit)':<26} {'constant':>9} {'per edge':>9} {'per input':>10} {'per node':>9}")
-    for variant in ("portable C -Os (baseline)", "HAL fast paths -Os"):
+    for variant in ("portable C -Os (baseline)", "C requantizer -Os", "HAL fast paths -Os"):
         design, cycles = [], []
         for widths in FIT_WIDTHS:
             qmodel, x_q = model_and_rows(widths, 32)

@@ -37,6 +37,23 @@
  *                        returns the rounding shift of spec section 1 for every int32 a
  *                        and n in [0, 31]; the requantizers call it instead of
  *                        kanc_rshift_round
+ *   KANC_HAL_HAS_REQUANT and
+ *   int32_t kanc_hal_requant_scale(int32_t a, const int16_t *record)
+ *   int32_t kanc_hal_requant_multiply(int16_t t, const int16_t *record)
+ *                        steps 1 to 4 (scale) or 2 to 4 (multiply) of spec 2.2 for
+ *                        every valid record and every int32 a or int16 t: they return
+ *                        v = rshift_round(t * M, r) + z, with t = sat16(rshift_round(a, p))
+ *                        for scale. `record` points at a kanc_requant_t in table storage.
+ *                        The HAL also defines the byte offsets it reads,
+ *                        KANC_HAL_REQUANT_OFFSET_BYTE (z), KANC_HAL_REQUANT_MULTIPLIER_BYTE,
+ *                        KANC_HAL_REQUANT_PRE_SHIFT_BYTE and KANC_HAL_REQUANT_SHIFT_BYTE,
+ *                        and kanc_requant.h checks them at compile time. Step 5 (both
+ *                        saturations) stays in kanc_requant.h. Takes precedence over
+ *                        the rounding-shift hook.
+ *   KANC_HAL_HAS_READ_S32 and
+ *   int32_t kanc_hal_read_s32(const int16_t *words)
+ *                        returns the int32 stored as two int16 words, low word first,
+ *                        in table storage (biases and offsets z)
  */
 #ifndef KANC_BOARD_H
 #define KANC_BOARD_H
@@ -70,10 +87,14 @@ typedef uint8_t kanc_frac_t;
  */
 static inline int32_t kanc_read_s32_pair(const int16_t *words)
 {
+#ifdef KANC_HAL_HAS_READ_S32
+    return kanc_hal_read_s32(words);
+#else
     int32_t hi = KANC_READ_S16(words + 1);
     uint16_t lo = (uint16_t)KANC_READ_S16(words);
 
     return hi * 65536 + (int32_t)lo;
+#endif
 }
 
 #endif /* KANC_BOARD_H */

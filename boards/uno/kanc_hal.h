@@ -23,6 +23,27 @@
 #define KANC_TABLE_ATTR PROGMEM
 #define KANC_READ_S16(ptr) ((int16_t)pgm_read_word(ptr))
 
+/*
+ * Reads the int32 stored as two int16 words, low word first, from flash: four
+ * LPM Z+ give its bytes in order, because AVR is little-endian. The asm is not
+ * volatile, so the compiler may merge repeated reads of constant flash.
+ */
+#define KANC_HAL_HAS_READ_S32 1
+
+static inline int32_t kanc_hal_read_s32(const int16_t *words)
+{
+    int32_t value;
+
+    __asm__ (
+        "lpm %A[value], Z+"         "\n\t"
+        "lpm %B[value], Z+"         "\n\t"
+        "lpm %C[value], Z+"         "\n\t"
+        "lpm %D[value], Z"          "\n\t"
+        : [value] "=r" (value), [z] "+z" (words)
+    );
+    return value;
+}
+
 /* Cycle marker: write `value` to GPIOR0 (one OUT instruction, one cycle). */
 #define KANC_CYCLE_MARK(value) (GPIOR0 = (uint8_t)(value))
 
@@ -119,100 +140,132 @@ static inline int32_t kanc_hal_edge_accumulate(int32_t acc, const int16_t *sampl
  * samples row[c.offset / 2] and row[c.offset / 2 + 1] with fraction c.frac, so the
  * result is the same int32 as calling kanc_hal_edge_accumulate once per record.
  *
- * Each edge term e lies in [-2^23, 2^23 - 1]. The loop adds e + 2^23, which is
- * in [0, 2^24) and so needs no sign extension: adding 0x80 to the high byte of
- * T[s] adds 2^15 * 256 = 2^23 to e. The wrapper subtracts n * 2^23 up front. All
- * of this is addition modulo 2^32, and the accumulator invariant puts the true
- * sum in int32, so the result is exact.
+ * Per edge, with d = T[s + 1] - T[s] split into bytes dH (signed) and dL:
  *
- * The loop body is written twice, so the loop test runs once per two edges; an
- * odd count enters at the second copy. Cost per edge: 6 cycles for three LD,
- * 2 for Z = row + offset, 12 for four LPM, 16 for the slope, the edge term and
- * the 32-bit add, and 2 for the loop test (half of CP, CPC, BRNE): 38 cycles.
- * Not inlined, because its register operands do not fit next to a caller's
- * live values. MUL and MULSU write r1, so r1 (the compiler's zero register)
- * is cleared once after the loop and a local zero register is used inside it.
+ *     e + 2^23 = dL * f + 2^8 * (T[s] + dH * f + 2^15)       in [0, 2^24)
+ *
+ * The bracket is computed modulo 2^16 (MULSU, then a 16-bit add into T[s]), and
+ * the 2^15 is the 0x80 added to the third byte. The true value lies in [0, 2^24),
+ * so the three bytes taken modulo 2^24 are exact and need no sign extension.
+ * The fourth byte of the 32-bit add takes 0x80 on odd copies of the unrolled body
+ * and 0x7F on even ones. One pair of edges then adds 2 * 2^23 + 0xFF * 2^24, which
+ * is 0 modulo 2^32, so the 2^23 offsets cancel without a count of the records.
+ * When the count is odd the first edge runs unpaired, and its excess 0x7F800000
+ * is taken off up front. All of this is addition modulo 2^32, and the accumulator
+ * invariant puts the true sum in int32, so the result is exact.
+ *
+ * The body is written four times and the loop test runs once per four edges. The
+ * entry copy follows from (coords_end - coords) mod 4, because 3 * n mod 4 picks
+ * n mod 4. Cost per edge: 6 cycles for three LD, 2 for Z = row + offset, 12 for
+ * four LPM, 2 for the slope, 12 for the two products and the 32-bit add, and 1.25
+ * for the loop test: 35.25 cycles. Per node: about 36 cycles of entry, exit and
+ * five saved registers, plus the call.
+ *
+ * The function is naked so that it saves only the five call-saved registers it
+ * uses (r13, r14, r15, r28, r29); the C caller sees an ordinary avr-gcc call:
+ * bias in r22..r25 (and the result there), coords in r20:r21, coords_end in
+ * r18:r19, row in r16:r17 (read only). MUL writes r1, the compiler's zero
+ * register, so it is cleared before the return.
  */
 #define KANC_HAL_HAS_NODE_SUM 1
 
-static __attribute__((noinline, unused)) uint32_t kanc_hal_node_loop(const uint8_t *coord, const uint8_t *coords_end,
-                                                                    const int16_t *row, uint32_t sum,
-                                                                    uint8_t odd_count)
-{
-    int16_t t0;        /* T[s], then T[s] + 2^15 */
-    int16_t d;         /* T[s + 1] - T[s] */
-    uint16_t e_low;    /* bits 0..15 of e + 2^23; bits 16..23 are built in r1 */
-    uint8_t frac;
-    uint8_t zero = 0;
-    const int16_t *samples;
-
-#define KANC_HAL_NODE_EDGE                                                                  \
+#define KANC_HAL_NODE_EDGE(fourth_byte)                                                     \
         /* Step 1: Z = row + byte offset (address of T[s]), f = frac. */                    \
         "ld r30, X+"                "\n\t"                                                  \
         "ld r31, X+"                "\n\t"                                                  \
-        "ld %[f], X+"               "\n\t"                                                  \
-        "add r30, %A[row]"          "\n\t"                                                  \
-        "adc r31, %B[row]"          "\n\t"                                                  \
-        /* Step 2: read T[s] and T[s + 1]; slope d (exact by the slope invariant). */       \
-        "lpm %A[t0], Z+"            "\n\t"                                                  \
-        "lpm %B[t0], Z+"            "\n\t"                                                  \
-        "lpm %A[d], Z+"             "\n\t"                                                  \
-        "lpm %B[d], Z"              "\n\t"                                                  \
-        "sub %A[d], %A[t0]"         "\n\t"                                                  \
-        "sbc %B[d], %B[t0]"         "\n\t"                                                  \
-        /* Step 3: T[s] + 2^15, so that the edge term below is e + 2^23 >= 0. */            \
-        "subi %B[t0], 0x80"         "\n\t"                                                  \
-        /* Step 4: e + 2^23 = d * f + (T[s] + 2^15) * 256 in 24 bits: el and r1. */         \
-        "mul %A[d], %[f]"           "\n\t"  /* r1:r0 = d.lo * f (unsigned) */               \
-        "movw %[el], r0"            "\n\t"                                                  \
-        "mulsu %B[d], %[f]"         "\n\t"  /* r1:r0 = d.hi * f (signed x unsigned) */      \
-        "add %B[el], r0"            "\n\t"                                                  \
-        "adc r1, %B[t0]"            "\n\t"                                                  \
-        "add %B[el], %A[t0]"        "\n\t"                                                  \
-        "adc r1, %[zero]"           "\n\t"                                                  \
-        /* Step 5: sum += e + 2^23, an unsigned 24-bit value. */                            \
-        "add %A[sum], %A[el]"       "\n\t"                                                  \
-        "adc %B[sum], %B[el]"       "\n\t"                                                  \
-        "adc %C[sum], r1"           "\n\t"                                                  \
-        "adc %D[sum], %[zero]"      "\n\t"
+        "ld r20, X+"                "\n\t"                                                  \
+        "add r30, r16"              "\n\t"                                                  \
+        "adc r31, r17"              "\n\t"                                                  \
+        /* Step 2: T[s] in r15:r14, slope d in r19:r18 (exact by the slope invariant). */   \
+        "lpm r14, Z+"               "\n\t"                                                  \
+        "lpm r15, Z+"               "\n\t"                                                  \
+        "lpm r18, Z+"               "\n\t"                                                  \
+        "lpm r19, Z"                "\n\t"                                                  \
+        "sub r18, r14"              "\n\t"                                                  \
+        "sbc r19, r15"              "\n\t"                                                  \
+        /* Step 3: r15:r14 = T[s] + dH * f modulo 2^16. */                                  \
+        "mulsu r19, r20"            "\n\t"                                                  \
+        "add r14, r0"               "\n\t"                                                  \
+        "adc r15, r1"               "\n\t"                                                  \
+        /* Step 4: e + 2^23 in bytes r0, r1, r15, from dL * f and the bracket. */           \
+        "mul r18, r20"              "\n\t"                                                  \
+        "add r1, r14"               "\n\t"                                                  \
+        "adc r15, r21"              "\n\t"  /* r21 = 0x80: the 2^23 offset */               \
+        /* Step 5: sum += e + 2^23, and 0x80 or 0x7F into the fourth byte. */               \
+        "add r22, r0"               "\n\t"                                                  \
+        "adc r23, r1"               "\n\t"                                                  \
+        "adc r24, r15"              "\n\t"                                                  \
+        "adc r25, " fourth_byte     "\n\t"
 
+/* A naked function has no C return statement: its assembly returns with RET. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wreturn-type"
+static __attribute__((naked, noinline, noclone, unused)) int32_t
+kanc_hal_node_asm(int32_t bias __attribute__((unused)), const void *coords __attribute__((unused)),
+                  const void *coords_end __attribute__((unused)), const int16_t *row __attribute__((unused)))
+{
     __asm__ volatile (
-        "sbrc %[odd], 0"            "\n\t"
-        "rjmp 2f"                   "\n\t"
+        "push r13"                  "\n\t"
+        "push r14"                  "\n\t"
+        "push r15"                  "\n\t"
+        "push r28"                  "\n\t"
+        "push r29"                  "\n\t"
+        "movw r26, r20"             "\n\t"  /* X = coords */
+        "movw r28, r18"             "\n\t"  /* Y = coords_end */
+        "ldi r20, 0x7F"             "\n\t"
+        "mov r13, r20"              "\n\t"
+        "ldi r21, 0x80"             "\n\t"
+
+        /* r20 = low byte of 3 * n. An odd n leaves one unpaired 0x7F copy: take off 0x7F800000. */
+        "mov r20, r28"              "\n\t"
+        "sub r20, r26"              "\n\t"
+        "sbrs r20, 0"               "\n\t"
+        "rjmp 1f"                   "\n\t"
+        "subi r24, 0x80"            "\n\t"
+        "sbci r25, 0x7F"            "\n\t"
         "1:"                        "\n\t"
-        KANC_HAL_NODE_EDGE
+
+        /* Enter at copy 1 + (3 * n mod 4), so that the copies left run in whole groups of four. */
+        "sbrc r20, 1"               "\n\t"
+        "rjmp 2f"                   "\n\t"
+        "sbrc r20, 0"               "\n\t"
+        "rjmp 12f"                  "\n\t"
+        "rjmp 11f"                  "\n\t"
         "2:"                        "\n\t"
-        KANC_HAL_NODE_EDGE
-        /* Next pair of records until coords_end. */
-        "cp r26, %A[end]"           "\n\t"
-        "cpc r27, %B[end]"          "\n\t"
-        "brne 1b"                   "\n\t"
+        "sbrc r20, 0"               "\n\t"
+        "rjmp 14f"                  "\n\t"
+        "rjmp 13f"                  "\n\t"
+
+        "11:"                       "\n\t"
+        KANC_HAL_NODE_EDGE("r21")
+        "12:"                       "\n\t"
+        KANC_HAL_NODE_EDGE("r13")
+        "13:"                       "\n\t"
+        KANC_HAL_NODE_EDGE("r21")
+        "14:"                       "\n\t"
+        KANC_HAL_NODE_EDGE("r13")
+
+        /* Next group of four records until coords_end. */
+        "cp r26, r28"               "\n\t"
+        "cpc r27, r29"              "\n\t"
+        "breq 15f"                  "\n\t"
+        "rjmp 11b"                  "\n\t"
+        "15:"                       "\n\t"
         "clr r1"                    "\n\t"
-        : [sum] "+r" (sum), [x] "+x" (coord), [t0] "=&d" (t0), [d] "=&a" (d), [f] "=&a" (frac),
-          [el] "=&r" (e_low), [z] "=&z" (samples)
-        : [row] "r" (row), [end] "r" (coords_end), [odd] "r" (odd_count), [zero] "r" (zero)
-        : "r0", "memory"
+        "pop r29"                   "\n\t"
+        "pop r28"                   "\n\t"
+        "pop r15"                   "\n\t"
+        "pop r14"                   "\n\t"
+        "pop r13"                   "\n\t"
+        "ret"                       "\n\t"
     );
-#undef KANC_HAL_NODE_EDGE
-    return sum;
 }
+#pragma GCC diagnostic pop
+#undef KANC_HAL_NODE_EDGE
 
 static inline int32_t kanc_hal_node_sum(const void *coords, const void *coords_end, const int16_t *row, int32_t bias)
 {
-    const uint8_t *first = (const uint8_t *)coords;
-    const uint8_t *end = (const uint8_t *)coords_end;
-    uint16_t bytes = (uint16_t)(end - first);
-
-    /* bytes = 3 * count exactly, and 43691 * 3 = 1 (mod 2^16), so this is count without a division. */
-    uint16_t count = (uint16_t)(bytes * 43691u);
-
-    /* count * 2^23 modulo 2^32 is (count * 2^7 modulo 2^16) * 2^16: one 16-bit shift, then byte moves. */
-    uint32_t correction = (uint32_t)(uint16_t)(count << 7) << 16;
-
-    /* Take off the 2^23 that the loop adds per edge, then convert back (exact, see above). */
-    uint32_t sum = kanc_hal_node_loop(first, end, row, (uint32_t)bias - correction, (uint8_t)count);
-
-    return (int32_t)sum;
+    return kanc_hal_node_asm(bias, coords, coords_end, row);
 }
 #endif /* KANC_NO_FAST_EDGE */
 
@@ -224,9 +277,10 @@ static inline int32_t kanc_hal_node_sum(const void *coords, const void *coords_e
  * with MOV (8 cycles per 8 bits, the sign byte made with LSL, SBC), the rest
  * (at most 7 bits) shifts with ASR and three ROR, and the last one-bit shift
  * leaves the rounding bit in the carry flag for an ADC chain. Cost: 72 cycles
- * for n = 31, 45 for n = 14 (a typical r), 3 for n = 0.
+ * for n = 31, 45 for n = 14 (a typical r), 3 for n = 0. The C requantizer uses
+ * it only in builds with KANC_NO_FAST_REQUANT; the assembly one below has its own.
  */
-#ifndef KANC_NO_FAST_RSHIFT
+#if !defined(KANC_NO_FAST_RSHIFT) && !defined(KANC_NO_FAST_EDGE)
 #define KANC_HAL_HAS_RSHIFT_ROUND 1
 
 static inline int32_t kanc_hal_rshift_round(int32_t a, uint8_t n)
@@ -276,6 +330,198 @@ static inline int32_t kanc_hal_rshift_round(int32_t a, uint8_t n)
     );
     return a;
 }
-#endif /* KANC_NO_FAST_RSHIFT */
+#endif /* KANC_NO_FAST_RSHIFT, KANC_NO_FAST_EDGE */
+
+/*
+ * Fast requantizer (spec 2.2 steps 1 to 4) in assembly, for every valid record:
+ *
+ *     kanc_hal_requant_scale(a, record)      = rshift_round(sat16(rshift_round(a, p)) * M, r) + z
+ *     kanc_hal_requant_multiply(t, record)   = rshift_round(t * M, r) + z       (steps 2 to 4 only)
+ *
+ * `record` points at a kanc_requant_t in flash: z at byte 0 (int32, low word
+ * first), M at byte 4, p at byte 6, r at byte 8, each word little-endian, so the
+ * low byte of p and r is the whole value. kanc_requant.h checks that layout at
+ * compile time against the KANC_HAL_REQUANT_*_BYTE macros below.
+ *
+ * Each record byte is read once with LPM. Each rounding shift by n >= 1 floor-
+ * shifts by n - 1 (two bytes with MOVW, one byte with MOV, then 4, 2 and 1 bits,
+ * each selected by one bit of n - 1), shifts one more bit and adds the bit that
+ * leaves into the carry: (a >> n) + ((a >> (n - 1)) & 1). The int16 saturation
+ * compares the two high bytes with the sign of the second byte. The 16 x 16 -> 32
+ * multiply is four MUL, MULS and MULSU instructions: t is signed and M in
+ * [0, 32767] has a high byte below 0x80, so MULS and MULSU read it exactly.
+ *
+ * Cost, with the call: about 100 cycles plus 4 per shifted bit for
+ * kanc_hal_requant_scale, and about 70 plus 4 per bit for
+ * kanc_hal_requant_multiply. requant_selftest.c checks both against the
+ * spec's formulas over random and boundary values.
+ *
+ * Both functions are naked and use only r0, r1 (cleared before RET) and the
+ * call-clobbered r18..r27, r30, r31, so a call saves no register. Define
+ * KANC_NO_FAST_REQUANT (or KANC_NO_FAST_EDGE, which turns off every fast path)
+ * to compile the portable C requantizer.
+ */
+#if !defined(KANC_NO_FAST_REQUANT) && !defined(KANC_NO_FAST_EDGE)
+#define KANC_HAL_HAS_REQUANT 1
+#define KANC_HAL_REQUANT_OFFSET_BYTE 0
+#define KANC_HAL_REQUANT_MULTIPLIER_BYTE 4
+#define KANC_HAL_REQUANT_PRE_SHIFT_BYTE 6
+#define KANC_HAL_REQUANT_SHIFT_BYTE 8
+
+/*
+ * Rounding shift of the int32 in bytes (b0, b1, b2, b3), least significant first,
+ * by n = count + 1 with count in [0, 30]. `zero` contains 0. b0:b1 and b2:b3 must be
+ * register pairs for MOVW. Labels 21..24 and 26 are local to one expansion.
+ */
+#define KANC_HAL_RSHIFT_ROUND_BYTES(b0, b1, b2, b3, count, zero)                          \
+        /* Whole bytes: 16 bits if count has bit 4, 8 bits if it has bit 3. */          \
+        "sbrs " count ", 4"         "\n\t"                                              \
+        "rjmp 21f"                  "\n\t"                                              \
+        "movw " b0 ", " b2          "\n\t"                                              \
+        "lsl " b3                   "\n\t"                                              \
+        "sbc " b3 ", " b3           "\n\t"                                              \
+        "mov " b2 ", " b3           "\n\t"                                              \
+        "21:"                       "\n\t"                                              \
+        "sbrs " count ", 3"         "\n\t"                                              \
+        "rjmp 22f"                  "\n\t"                                              \
+        "mov " b0 ", " b1           "\n\t"                                              \
+        "mov " b1 ", " b2           "\n\t"                                              \
+        "mov " b2 ", " b3           "\n\t"                                              \
+        "lsl " b3                   "\n\t"                                              \
+        "sbc " b3 ", " b3           "\n\t"                                              \
+        "22:"                       "\n\t"                                              \
+        /* The remaining 0..7 bits of the floor shift: 4, 2 and 1 as count selects. */  \
+        "sbrs " count ", 2"         "\n\t"                                              \
+        "rjmp 23f"                  "\n\t"                                              \
+        KANC_HAL_ASR32(b0, b1, b2, b3)                                                  \
+        KANC_HAL_ASR32(b0, b1, b2, b3)                                                  \
+        KANC_HAL_ASR32(b0, b1, b2, b3)                                                  \
+        KANC_HAL_ASR32(b0, b1, b2, b3)                                                  \
+        "23:"                       "\n\t"                                              \
+        "sbrs " count ", 1"         "\n\t"                                              \
+        "rjmp 24f"                  "\n\t"                                              \
+        KANC_HAL_ASR32(b0, b1, b2, b3)                                                  \
+        KANC_HAL_ASR32(b0, b1, b2, b3)                                                  \
+        "24:"                       "\n\t"                                              \
+        "sbrs " count ", 0"         "\n\t"                                              \
+        "rjmp 26f"                  "\n\t"                                              \
+        KANC_HAL_ASR32(b0, b1, b2, b3)                                                  \
+        "26:"                       "\n\t"                                              \
+        /* Last bit: t >> 1, and round half up with the bit that left (in the carry). */ \
+        KANC_HAL_ASR32(b0, b1, b2, b3)                                                  \
+        "adc " b0 ", " zero         "\n\t"                                              \
+        "adc " b1 ", " zero         "\n\t"                                              \
+        "adc " b2 ", " zero         "\n\t"                                              \
+        "adc " b3 ", " zero         "\n\t"
+
+/* Arithmetic shift right by one bit of an int32 in four bytes; the bit that leaves goes to the carry. */
+#define KANC_HAL_ASR32(b0, b1, b2, b3)                                                  \
+        "asr " b3                   "\n\t"                                              \
+        "ror " b2                   "\n\t"                                              \
+        "ror " b1                   "\n\t"                                              \
+        "ror " b0                   "\n\t"
+
+/*
+ * Steps 2 to 4, entered with t in r23:r22 (signed), M in r21:r20, r in r19, Z at
+ * the record (its z) and r1 = 0. Leaves v in r25..r22 and returns.
+ */
+#define KANC_HAL_REQUANT_STEPS_2_TO_4                                                   \
+        /* Step 2: m = t * M in r27..r24, 16 x 16 -> 32 bits. r18 = 0. */               \
+        "clr r18"                   "\n\t"                                              \
+        "mul r22, r20"              "\n\t"  /* tL * ML, unsigned */                     \
+        "movw r24, r0"              "\n\t"                                              \
+        "muls r23, r21"             "\n\t"  /* tH * MH, signed (MH < 0x80) */           \
+        "movw r26, r0"              "\n\t"                                              \
+        "mulsu r23, r20"            "\n\t"  /* tH * ML, signed x unsigned */            \
+        "sbc r27, r18"              "\n\t"  /* sign-extend: the carry is bit 15 */      \
+        "add r25, r0"               "\n\t"                                              \
+        "adc r26, r1"               "\n\t"                                              \
+        "adc r27, r18"              "\n\t"                                              \
+        "mul r22, r21"              "\n\t"  /* tL * MH, unsigned */                     \
+        "add r25, r0"               "\n\t"                                              \
+        "adc r26, r1"               "\n\t"                                              \
+        "adc r27, r18"              "\n\t"                                              \
+        /* Step 3: m = rshift_round(m, r); nothing to do for r = 0. */                  \
+        "subi r19, 1"               "\n\t"                                              \
+        "brcs 31f"                  "\n\t"                                              \
+        KANC_HAL_RSHIFT_ROUND_BYTES("r24", "r25", "r26", "r27", "r19", "r18")           \
+        "31:"                       "\n\t"                                              \
+        /* Step 4: v = m + z, z read from flash; no overflow (|m| < 2^30, |z| <= 2^30). */ \
+        "lpm r22, Z+"               "\n\t"                                              \
+        "lpm r23, Z+"               "\n\t"                                              \
+        "lpm r20, Z+"               "\n\t"                                              \
+        "lpm r21, Z"                "\n\t"                                              \
+        "add r22, r24"              "\n\t"                                              \
+        "adc r23, r25"              "\n\t"                                              \
+        "adc r20, r26"              "\n\t"                                              \
+        "adc r21, r27"              "\n\t"                                              \
+        "movw r24, r20"             "\n\t"                                              \
+        "clr r1"                    "\n\t"                                              \
+        "ret"                       "\n\t"
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wreturn-type"
+
+/* Steps 1 to 4 of spec 2.2: a in r25..r22, record in r21:r20, v returned in r25..r22. */
+static __attribute__((naked, noinline, noclone, unused)) int32_t
+kanc_hal_requant_scale(int32_t a __attribute__((unused)), const int16_t *record __attribute__((unused)))
+{
+    __asm__ volatile (
+        /* Read M (r21:r20), p (r18) and r (r19), then point Z back at z. */
+        "movw r30, r20"             "\n\t"
+        "adiw r30, 4"               "\n\t"
+        "lpm r20, Z+"               "\n\t"
+        "lpm r21, Z+"               "\n\t"
+        "lpm r18, Z+"               "\n\t"
+        "adiw r30, 1"               "\n\t"
+        "lpm r19, Z"                "\n\t"
+        "sbiw r30, 8"               "\n\t"
+
+        /* Step 1: rshift_round(a, p); nothing to do for p = 0. */
+        "subi r18, 1"               "\n\t"
+        "brcs 1f"                   "\n\t"
+        KANC_HAL_RSHIFT_ROUND_BYTES("r22", "r23", "r24", "r25", "r18", "r1")
+        "1:"                        "\n\t"
+
+        /* Step 1: saturate to int16. In range iff bytes 2 and 3 equal the sign of byte 1. */
+        "mov r18, r23"              "\n\t"
+        "lsl r18"                   "\n\t"
+        "sbc r18, r18"              "\n\t"
+        "cp r24, r18"               "\n\t"
+        "cpc r25, r18"              "\n\t"
+        "breq 2f"                   "\n\t"
+        "ldi r22, 0xFF"             "\n\t"  /* 32767 */
+        "ldi r23, 0x7F"             "\n\t"
+        "sbrs r25, 7"               "\n\t"
+        "rjmp 2f"                   "\n\t"
+        "ldi r22, 0x00"             "\n\t"  /* -32768 */
+        "ldi r23, 0x80"             "\n\t"
+        "2:"                        "\n\t"
+        KANC_HAL_REQUANT_STEPS_2_TO_4
+    );
+}
+
+/* Steps 2 to 4 of spec 2.2 (layer 0, where p = 0): t in r25:r24, record in r23:r22, v returned in r25..r22. */
+static __attribute__((naked, noinline, noclone, unused)) int32_t
+kanc_hal_requant_multiply(int16_t t __attribute__((unused)), const int16_t *record __attribute__((unused)))
+{
+    __asm__ volatile (
+        "movw r30, r22"             "\n\t"
+        "movw r22, r24"             "\n\t"  /* t */
+        "adiw r30, 4"               "\n\t"
+        "lpm r20, Z+"               "\n\t"
+        "lpm r21, Z+"               "\n\t"
+        "adiw r30, 2"               "\n\t"
+        "lpm r19, Z"                "\n\t"
+        "sbiw r30, 8"               "\n\t"
+        KANC_HAL_REQUANT_STEPS_2_TO_4
+    );
+}
+
+#pragma GCC diagnostic pop
+#undef KANC_HAL_REQUANT_STEPS_2_TO_4
+#undef KANC_HAL_RSHIFT_ROUND_BYTES
+#undef KANC_HAL_ASR32
+#endif /* KANC_NO_FAST_REQUANT, KANC_NO_FAST_EDGE */
 
 #endif /* KANC_HAL_H */
