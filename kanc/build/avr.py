@@ -20,6 +20,7 @@ from kanc.emit import paths
 from kanc.emit.c_source import model_sizes, write_c_sources
 from kanc.errors import KancError, ToolchainError
 from kanc.io.atomic import atomic_path
+from kanc.simulate.simulator import check_int_inputs
 
 MCU = "atmega328p"
 CPU_HZ = 16_000_000
@@ -196,7 +197,7 @@ class UnoBoard:
                    f"-DKANC_N_INPUTS={qmodel.n_inputs}", f"-DKANC_N_OUTPUTS={qmodel.n_outputs}"]
         if firmware == "app":
             row = np.zeros(qmodel.n_inputs, dtype=np.int64) if app_input is None else np.asarray(app_input)
-            row = check_cases(row.reshape(1, -1), qmodel.n_inputs)[0]
+            row = check_int_inputs(row.reshape(1, -1), qmodel.n_inputs)[0]
             defines.append("-DKANC_APP_INPUT={" + ",".join(str(int(v)) for v in row) + "}")
             sources += [str(board_dir() / "app_main.c"), str(board_dir() / "uart.c")]
         else:
@@ -233,7 +234,7 @@ class UnoBoard:
             raise KancError(f"run_cases needs the verify firmware, got {build_result.firmware!r}; "
                             "build with firmware='verify'")
         n_in, n_out = build_result.details["n_inputs"], build_result.details["n_outputs"]
-        cases = check_cases(x_q, n_in)
+        cases = check_int_inputs(x_q, n_in)
         items = build_result.details["n_edges"] + build_result.details["n_requantizers"]
         max_cycles = CYCLE_LIMIT_BASE + len(cases) * CYCLE_LIMIT_PER_ITEM * items
         with tempfile.TemporaryDirectory(prefix="kanc-uno-") as work_dir:
@@ -261,19 +262,6 @@ def check_fits(qmodel):
     if sizes["ram_bytes"] > SRAM_BYTES:
         raise KancError(f"{qmodel.name} needs {sizes['ram_bytes']} bytes of RAM buffers; an Uno has {SRAM_BYTES}. "
                         "Use narrower layers")
-
-
-def check_cases(x_q, n_inputs):
-    """Return ``x_q`` as a C-contiguous int16 array (N, n_inputs); raise KancError on a bad shape or range."""
-    x = np.asarray(x_q)
-    if x.ndim != 2 or x.shape[1] != n_inputs:
-        raise KancError(f"input rows must have shape (N, {n_inputs}), got {x.shape}")
-    if x.dtype.kind not in "iu":
-        raise KancError(f"input rows must be integers (int16 x_q), got dtype {x.dtype}; "
-                        "quantize real inputs with QuantizedModel.quantize_inputs first")
-    if x.size and (x.min() < -32768 or x.max() > 32767):
-        raise KancError(f"input value {x.min() if x.min() < -32768 else x.max()} is outside int16 [-32768, 32767]")
-    return np.ascontiguousarray(x, dtype=np.int16)
 
 
 BOARD = UnoBoard()

@@ -31,6 +31,7 @@ from kanc.build.boards import BuildResult, RunResult
 from kanc.build.elf import memory_use, symbol_addresses
 from kanc.errors import KancError, ToolchainError
 from kanc.io.atomic import atomic_path, write_text_atomic
+from kanc.simulate.simulator import check_int_inputs
 
 CC = "arm-none-eabi-gcc"
 QEMU = "qemu-system-arm"
@@ -250,7 +251,9 @@ class CortexMBoard:
             raise KancError(f"run_cases needs a 'verify' image, got a {build_result.firmware!r} image "
                             f"({build_result.elf_path}); build with firmware='verify'")
         details = build_result.details
-        x_q = _check_rows(x_q, details["n_inputs"])
+        x_q = check_int_inputs(x_q, details["n_inputs"])
+        if len(x_q) == 0:
+            raise KancError("no input rows to run; pass at least one row")
         machine = details["machine"]
         plugin = instruction_count_plugin()
         if timeout is None:
@@ -338,17 +341,6 @@ def linker_script(template_path, machine):
     for key, value in values.items():
         text = text.replace(f"@{key}@", f"{value:#x}")
     return text
-
-
-def _check_rows(x_q, n_inputs):
-    x_q = np.asarray(x_q)
-    if x_q.ndim != 2 or x_q.shape[1] != n_inputs:
-        raise KancError(f"expected int16 inputs of shape (N, {n_inputs}), got shape {x_q.shape}")
-    if x_q.dtype.kind not in "iu" or (x_q.size and (x_q.min() < -32768 or x_q.max() > 32767)):
-        raise KancError(f"inputs must be integers within int16 [-32768, 32767], got dtype {x_q.dtype}")
-    if len(x_q) == 0:
-        raise KancError("no input rows to run; pass at least one row")
-    return x_q.astype(np.int16)
 
 
 _EXIT_MEANINGS = {

@@ -23,20 +23,16 @@ import pathlib
 import shutil
 import subprocess
 
-import numpy as np
 
-from kanc.build.avr import check_cases
 from kanc.emit.c_source import write_c_sources
 from kanc.errors import KancError, ToolchainError
+from kanc.emit.example_rows import example_rows
 from kanc.io.atomic import write_text_atomic
 
 ARDUINO_BOARDS = {"uno": {"fqbn": "arduino:avr:uno", "architecture": "avr", "hal_dir": "uno"}}
 """Boards the export supports: fully qualified board name and HAL folder under boards/."""
 
 SERIAL_BAUD = 115200
-DEFAULT_ROW_COUNT = 8
-MAX_ROWS = 256
-"""Upper bound on bundled rows; each row costs 2 bytes of flash per input."""
 
 ARDUINO_HARDWARE_DIRS = ("/usr/share/arduino/hardware", "/usr/share/arduino-builder")
 """Folders of the AVR core and platform files from Debian's arduino-core-avr and arduino-builder packages."""
@@ -46,13 +42,11 @@ def export_arduino(qmodel, out_dir, board="uno", x_q=None):
     """Write an Arduino library for ``qmodel`` to ``out_dir``; return the path of the example sketch.
 
     ``x_q`` is an int16 array (N, n_inputs) of rows bundled with the example. The
-    default is a fixed set of DEFAULT_ROW_COUNT rows that includes the int16 extremes.
+    default is a fixed set of example_rows.DEFAULT_ROW_COUNT rows that includes the int16 extremes.
     """
     if board not in ARDUINO_BOARDS:
         raise KancError(f"Arduino export supports the boards {', '.join(ARDUINO_BOARDS)}; got {board!r}")
-    rows = default_rows(qmodel.n_inputs) if x_q is None else check_cases(x_q, qmodel.n_inputs)
-    if not 1 <= len(rows) <= MAX_ROWS:
-        raise KancError(f"the example bundles 1 to {MAX_ROWS} input rows, got {len(rows)}")
+    rows = example_rows(x_q, qmodel.n_inputs)
 
     out_dir = pathlib.Path(out_dir)
     source_dir = out_dir / "src"
@@ -64,16 +58,6 @@ def export_arduino(qmodel, out_dir, board="uno", x_q=None):
     sketch.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(sketch, example_sketch(qmodel, rows))
     return sketch
-
-
-def default_rows(n_inputs):
-    """Return DEFAULT_ROW_COUNT int16 rows: zeros, the int16 extremes and fixed pseudo-random values."""
-    rng = np.random.default_rng(20240601)
-    rows = rng.integers(-32768, 32768, size=(DEFAULT_ROW_COUNT, n_inputs))
-    rows[0] = 0
-    rows[1] = -32768
-    rows[2] = 32767
-    return rows.astype(np.int16)
 
 
 def library_properties(qmodel, board):

@@ -24,15 +24,11 @@ kanc.simulate.
 """
 import pathlib
 
-import numpy as np
 
 from kanc.emit.c_source import write_c_sources
-from kanc.errors import KancError
+from kanc.emit.example_rows import example_rows
 from kanc.io.atomic import write_text_atomic
 
-DEFAULT_ROW_COUNT = 8
-MAX_ROWS = 256
-"""Upper bound on bundled rows; each row costs 2 bytes of flash per input."""
 
 TIMING_REPEATS = 100
 """Calls per row inside one timed interval; time_us_64() has 1 us resolution."""
@@ -42,9 +38,9 @@ def export_pico_sdk(qmodel, out_dir, x_q=None):
     """Write a Pico SDK project for ``qmodel`` to ``out_dir``; return the path of CMakeLists.txt.
 
     ``x_q`` is an int16 array (N, n_inputs) of rows bundled with the program; by
-    default DEFAULT_ROW_COUNT fixed rows that include zeros and the int16 extremes.
+    default example_rows.DEFAULT_ROW_COUNT fixed rows that include zeros and the int16 extremes.
     """
-    rows = demo_rows(qmodel.n_inputs) if x_q is None else check_rows(x_q, qmodel.n_inputs)
+    rows = example_rows(x_q, qmodel.n_inputs)
     out_dir = pathlib.Path(out_dir)
     write_c_sources(qmodel, out_dir / "model", board="rp2040")
 
@@ -52,32 +48,6 @@ def export_pico_sdk(qmodel, out_dir, x_q=None):
     write_text_atomic(out_dir / "pico_sdk_import.cmake", SDK_IMPORT)
     write_text_atomic(out_dir / "main.c", main_source(qmodel, rows))
     return out_dir / "CMakeLists.txt"
-
-
-def demo_rows(n_inputs):
-    """Return DEFAULT_ROW_COUNT int16 rows: zeros, the int16 extremes and fixed pseudo-random values."""
-    rng = np.random.default_rng(20240601)
-    rows = rng.integers(-32768, 32768, size=(DEFAULT_ROW_COUNT, n_inputs))
-    rows[0] = 0
-    rows[1] = -32768
-    rows[2] = 32767
-    return rows.astype(np.int16)
-
-
-def check_rows(x_q, n_inputs):
-    """Return ``x_q`` as int16 rows (N, n_inputs) with 1 <= N <= MAX_ROWS; raise KancError otherwise."""
-    x_q = np.asarray(x_q)
-    if x_q.ndim != 2 or x_q.shape[1] != n_inputs:
-        raise KancError(f"bundled rows must have shape (N, {n_inputs}), got {x_q.shape}")
-    if not 1 <= len(x_q) <= MAX_ROWS:
-        raise KancError(f"the program bundles 1 to {MAX_ROWS} input rows, got {len(x_q)}")
-    if x_q.dtype.kind not in "iu":
-        raise KancError(f"bundled rows must be int16 x_q values, got dtype {x_q.dtype}; "
-                        "quantize real inputs with QuantizedModel.quantize_inputs first")
-    if x_q.min() < -32768 or x_q.max() > 32767:
-        bad = x_q.min() if x_q.min() < -32768 else x_q.max()
-        raise KancError(f"bundled input value {bad} is outside int16 [-32768, 32767]")
-    return x_q.astype(np.int16)
 
 
 SDK_IMPORT = """\

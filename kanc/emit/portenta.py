@@ -19,7 +19,7 @@ end line (Arduino's println ends lines with CR LF)::
 import pathlib
 
 from kanc.emit.c_source import write_c_sources
-from kanc.emit.pico_sdk import check_rows, demo_rows
+from kanc.emit.example_rows import example_rows
 from kanc.io.atomic import write_text_atomic
 
 SERIAL_BAUD = 115200
@@ -36,7 +36,7 @@ def export_portenta(qmodel, out_dir, x_q=None):
     ``x_q`` is an int16 array (N, n_inputs) of rows bundled with the sketch. The
     default is a fixed set of rows that includes zeros and the int16 extremes.
     """
-    rows = demo_rows(qmodel.n_inputs) if x_q is None else check_rows(x_q, qmodel.n_inputs)
+    rows = example_rows(x_q, qmodel.n_inputs)
     out_dir = pathlib.Path(out_dir)
     write_c_sources(qmodel, out_dir, board="portenta_h7")
     sketch = out_dir / f"{out_dir.resolve().name}.ino"

@@ -125,13 +125,13 @@ def check_int_inputs(x_q, n_inputs):
         hint = " (use x_q.reshape(1, -1) for a single sample)" if x_q.ndim == 1 else ""
         raise DataError(f"expected int16 inputs of shape (N, {n_inputs}), got shape {x_q.shape}{hint}")
     if x_q.dtype.kind not in "iu":
-        raise DataError(f"x_q must be an integer array of input steps, got dtype {x_q.dtype}; "
+        raise DataError(f"x_q must be an integer array of input steps (integers), got dtype {x_q.dtype}; "
                         "convert real inputs with qmodel.quantize_inputs or call simulate_real")
     if x_q.dtype != np.int16 and x_q.size:
         low, high = int(x_q.min()), int(x_q.max())
         if low < INT16_MIN or high > INT16_MAX:
             bad = low if low < INT16_MIN else high
-            raise DataError(f"x_q contains {bad}, outside the int16 range [{INT16_MIN}, {INT16_MAX}]; "
+            raise DataError(f"x_q value {bad} is outside int16 [{INT16_MIN}, {INT16_MAX}]; "
                             "saturate it first or quantize real inputs with qmodel.quantize_inputs")
     return np.ascontiguousarray(x_q, dtype=np.int16)
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from kanc.build.boards import get_board
 from kanc.errors import KancError
+from kanc.simulate.simulator import check_int_inputs
 
 
 @dataclasses.dataclass
@@ -53,7 +54,9 @@ def verify(board_name, qmodel, x_q, out_dir=None):
     from kanc.simulate import simulate
 
     board = get_board(board_name)
-    x_q = _check_inputs(x_q, qmodel.n_inputs)
+    x_q = check_int_inputs(x_q, qmodel.n_inputs)
+    if len(x_q) == 0:
+        raise KancError("no input rows to verify; the data file must contain at least one row")
     expected = np.asarray(simulate(qmodel, x_q).outputs)
 
     if out_dir is None:
@@ -95,16 +98,3 @@ def _compare(board, qmodel, x_q, expected, build, run, elf_path):
     )
 
 
-def _check_inputs(x_q, n_inputs):
-    x_q = np.asarray(x_q)
-    if x_q.ndim != 2 or x_q.shape[1] != n_inputs:
-        raise KancError(f"inputs must have shape (N, {n_inputs}), got {x_q.shape}")
-    if len(x_q) == 0:
-        raise KancError("no input rows to verify; the data file must contain at least one row")
-    if x_q.dtype.kind not in "iu":
-        raise KancError(f"inputs must be int16 x_q values, got dtype {x_q.dtype}; "
-                        "convert real inputs with QuantizedModel.quantize_inputs first")
-    if x_q.min() < -32768 or x_q.max() > 32767:
-        bad = x_q.min() if x_q.min() < -32768 else x_q.max()
-        raise KancError(f"input value {bad} is outside int16 [-32768, 32767]")
-    return x_q.astype(np.int16)
