@@ -5,12 +5,16 @@
 Every variant is checked bit-exact against kanc.simulate on every row:
   portable C       runtime_c with -DKANC_NO_FAST_EDGE: the C edge loop and the C
                    requantizer (the baseline)
-  C requantizer    -DKANC_NO_FAST_REQUANT: the assembly node loop, but the C
-                   requantizer with the assembly rounding shift
-  HAL fast paths   runtime_c with boards/uno/kanc_hal.h as shipped: kanc_hal_node_sum
-                   once per node (assembly edge loop), the assembly requantizer
-                   (kanc_hal_requant_scale, kanc_hal_requant_multiply) and the
-                   LPM bias read
+  C requantizer    -DKANC_NO_FAST_REQUANT: the assembly layer node loop, but the C
+                   requantizer with the assembly rounding shift and the C coordinate loop
+  node-sum hook    -DKANC_NO_FAST_LAYER: the assembly requantizer called once per
+                   input and kanc_hal_node_sum called once per node from the C loops
+                   of kanc_layer.h (the HAL before the layer-level hooks)
+  HAL fast paths   runtime_c with boards/uno/kanc_hal.h as shipped: kanc_hal_layer_sum
+                   once per dense layer (node loop in assembly, two nodes per pass),
+                   kanc_hal_coords_from_accumulators / _from_inputs once per dense layer
+                   (requantizer, saturation and coordinate records in assembly) and the
+                   assembly output requantizer
 
 Table 1: random dense [4, 8, 3] and [8, 16, 16, 4] models with 16 segments per
 input (kanc.quantize.random_model, fixed seed), 64 random int16 rows each: mean cycles
@@ -21,7 +25,7 @@ and the speed-up against the portable baseline of the same model.
 
 Table 2: least-squares split of the cycles of eight one-layer models, whose
 requantizers all get the same (p, M, r, z), into a constant and a cost per edge,
-per layer input (requantizer and coordinate) and per node (bias, row set-up and
+per layer input (requantizer and coordinate) and per node (bias, row set-up, store and
 output requantizer).
 """
 import pathlib
@@ -43,6 +47,7 @@ VARIANTS = {
     "portable C -Os (baseline)": ("s", ("-DKANC_NO_FAST_EDGE",)),
     "portable C -O2": ("2", ("-DKANC_NO_FAST_EDGE",)),
     "C requantizer -Os": ("s", ("-DKANC_NO_FAST_REQUANT",)),
+    "node-sum hook -Os": ("s", ("-DKANC_NO_FAST_LAYER",)),
     "HAL fast paths -Os": ("s", ()),
     "HAL fast paths -O2": ("2", ()),
 }
@@ -108,7 +113,7 @@ def fixed_requantizers(qmodel):
 
 def print_cost_split():
     print(f"\n{'variant (one-layer fit)':<26} {'constant':>9} {'per edge':>9} {'per input':>10} {'per node':>9}")
-    for variant in ("portable C -Os (baseline)", "C requantizer -Os", "HAL fast paths -Os"):
+    for variant in ("portable C -Os (baseline)", "C requantizer -Os", "node-sum hook -Os", "HAL fast paths -Os"):
         design, cycles = [], []
         for widths in FIT_WIDTHS:
             qmodel, x_q = model_and_rows(widths, 32)

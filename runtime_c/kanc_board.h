@@ -28,6 +28,26 @@
  *                        and KANC_HAL_COORD_FRAC_OFFSET (offsetof(kanc_coord_t, frac)),
  *                        and kanc_layer.h checks both at compile time; the fraction
  *                        must be one byte holding f.
+ *   KANC_HAL_HAS_LAYER_SUM and
+ *   void kanc_hal_layer_sum(const void *coords, const void *coords_end, const int16_t *table,
+ *                           uint16_t row_length, const int16_t *bias, int32_t *acc, uint16_t n_out)
+ *                        with the node-sum hook only: for every node j < n_out of a dense
+ *                        layer, acc[j] = the int32 at bias + 2 * j (two int16 words, low
+ *                        word first, in table storage) + the edge terms of the records in
+ *                        [coords, coords_end) against row j, which starts at
+ *                        table + j * row_length. It replaces the node loop of
+ *                        kanc_layer_accumulate; sparse layers keep their own loop.
+ *   KANC_HAL_HAS_LAYER_COORDS and
+ *   void kanc_hal_coords_from_accumulators(const int32_t *acc, uint16_t n_in,
+ *                                          const int16_t *records, void *coords)
+ *   void kanc_hal_coords_from_inputs(const int16_t *x_q, uint16_t n_in,
+ *                                    const int16_t *records, void *coords)
+ *                        with KANC_HAL_COORD_BYTE_OFFSET only: the n_in coordinate records
+ *                        of a dense layer exactly as kanc_coords_from_accumulators and
+ *                        kanc_coords_from_inputs in kanc_layer.h compute them (steps 1 to 5
+ *                        of spec 2.2, or 2 to 5 from the int16 inputs, then the byte offset
+ *                        and fraction). `records` points at the first kanc_requant_t in
+ *                        table storage; kanc_layer.h checks that it is 12 bytes.
  *   KANC_HAL_COORD_BYTE_OFFSET
  *                        with the node-sum hook only: c.offset holds the byte offset
  *                        2 * (E(0, i) + s) instead of the sample index, and the hook

@@ -5,8 +5,10 @@
  * The edge loop keeps one walking row pointer into the table, one accumulator
  * per node in a register, and reads (offset, fraction) pairs that were computed
  * once per input. Its only multiply is 16 x 16 -> 32 bits. A board HAL may
- * replace the whole inner loop of a node (KANC_HAL_HAS_NODE_SUM) or one edge of
- * it (KANC_HAL_HAS_EDGE_ACCUMULATE); see kanc_board.h for both contracts.
+ * replace one edge (KANC_HAL_HAS_EDGE_ACCUMULATE), the inner loop of a node
+ * (KANC_HAL_HAS_NODE_SUM) or the whole node loop of a dense layer
+ * (KANC_HAL_HAS_LAYER_SUM). It may also compute all coordinates of a dense layer
+ * in one call (KANC_HAL_HAS_LAYER_COORDS). kanc_board.h states the contracts.
  *
  * Sparse layers (spec 2.7) have their own coordinate and edge loops below, the
  * kanc_sparse_* functions. They visit only the live edges and call the edge hook
@@ -27,19 +29,35 @@
 #error "kanc_hal.h changes KANC_FRAC_T, so it must also provide kanc_hal_edge_accumulate or kanc_hal_node_sum"
 #endif
 
+#if defined(KANC_HAL_HAS_LAYER_COORDS) && !defined(KANC_HAL_COORD_BYTE_OFFSET)
+#error "kanc_hal.h defines KANC_HAL_HAS_LAYER_COORDS, whose records hold byte offsets, so it must define KANC_HAL_COORD_BYTE_OFFSET"
+#endif
+
+#if defined(KANC_HAL_HAS_LAYER_SUM) && !defined(KANC_HAL_HAS_NODE_SUM)
+#error "kanc_hal.h defines KANC_HAL_HAS_LAYER_SUM, so it must also provide kanc_hal_node_sum"
+#endif
+
 #ifdef KANC_HAL_HAS_NODE_SUM
 #if !defined(KANC_HAL_COORD_BYTES) || !defined(KANC_HAL_COORD_FRAC_OFFSET)
 #error "kanc_hal.h defines KANC_HAL_HAS_NODE_SUM, so it must give KANC_HAL_COORD_BYTES and KANC_HAL_COORD_FRAC_OFFSET"
 #endif
 /*
- * The node-sum hook is assembly that reads the coordinate records by byte
- * offsets. These checks fail the build (array size -1) when kanc_coord_t does
- * not have the layout the hook was written for.
+ * The node-sum and layer-sum hooks are assembly that reads the coordinate
+ * records by byte offsets. These checks fail the build (array size -1) when
+ * kanc_coord_t does not have the layout the hooks were written for.
  */
 typedef char kanc_check_coord_bytes[(sizeof(kanc_coord_t) == KANC_HAL_COORD_BYTES) ? 1 : -1];
 typedef char kanc_check_coord_offset_at_0[(offsetof(kanc_coord_t, offset) == 0) ? 1 : -1];
 typedef char kanc_check_coord_frac_offset[(offsetof(kanc_coord_t, frac) == KANC_HAL_COORD_FRAC_OFFSET) ? 1 : -1];
 typedef char kanc_check_coord_frac_is_byte[(sizeof(kanc_frac_t) == 1) ? 1 : -1];
+#ifdef KANC_HAL_HAS_LAYER_SUM
+/* The layer-sum hook reads the biases as one array of int16 word pairs. */
+typedef char kanc_check_bias_bytes[(sizeof(kanc_bias_t) == 4) ? 1 : -1];
+#endif
+#ifdef KANC_HAL_HAS_LAYER_COORDS
+/* The layer coordinate hooks step through the requantizers in 12-byte records. */
+typedef char kanc_check_requant_bytes[(sizeof(kanc_requant_t) == 12) ? 1 : -1];
+#endif
 #elif defined(KANC_HAL_COORD_BYTE_OFFSET)
 #error "KANC_HAL_COORD_BYTE_OFFSET needs KANC_HAL_HAS_NODE_SUM: the portable edge loop indexes samples, not bytes"
 #endif
@@ -86,10 +104,14 @@ static inline void kanc_coord_store(kanc_coord_t *coord, uint16_t u, uint16_t ro
  * Computes the coordinates of layer 0 from the int16 model inputs x_q[0..n_in).
  * Step 1 is skipped: a valid model has p = 0 in every layer-0 requantizer
  * (spec section 4), and an int16 value passes an int16 saturation unchanged.
+ * With KANC_HAL_HAS_LAYER_COORDS the board computes all n_in records in one call.
  */
 static inline void kanc_coords_from_inputs(const int16_t *x_q, uint16_t n_in,
                                            const kanc_requant_t *rq, kanc_coord_t *coords)
 {
+#ifdef KANC_HAL_HAS_LAYER_COORDS
+    kanc_hal_coords_from_inputs(x_q, n_in, rq->offset, coords);
+#else
     uint16_t row_offset = 0;
     uint16_t i;
 
@@ -100,12 +122,16 @@ static inline void kanc_coords_from_inputs(const int16_t *x_q, uint16_t n_in,
         kanc_coord_store(&coords[i], kanc_saturate_coordinate(v, kanc_coordinate_max(segments)), row_offset);
         row_offset = (uint16_t)(row_offset + segments + 1u);
     }
+#endif
 }
 
 /* Computes the coordinates of layer l >= 1 from the accumulators of layer l - 1. */
 static inline void kanc_coords_from_accumulators(const int32_t *acc, uint16_t n_in,
                                                  const kanc_requant_t *rq, kanc_coord_t *coords)
 {
+#ifdef KANC_HAL_HAS_LAYER_COORDS
+    kanc_hal_coords_from_accumulators(acc, n_in, rq->offset, coords);
+#else
     uint16_t row_offset = 0;
     uint16_t i;
 
@@ -116,6 +142,7 @@ static inline void kanc_coords_from_accumulators(const int32_t *acc, uint16_t n_
         kanc_coord_store(&coords[i], kanc_saturate_coordinate(v, kanc_coordinate_max(segments)), row_offset);
         row_offset = (uint16_t)(row_offset + segments + 1u);
     }
+#endif
 }
 
 /*
@@ -123,13 +150,17 @@ static inline void kanc_coords_from_accumulators(const int32_t *acc, uint16_t n_
  * `table` is the node-major sample array (n_out rows of `row_length` samples),
  * `coords` the n_in coordinates of this layer's inputs. `acc` may be the buffer
  * the coordinates were computed from: it is written only after they exist.
- * A layer has n_in >= 1, which the node-sum hooks rely on.
+ * A layer has n_in >= 1, which the node-sum and layer-sum hooks rely on. With
+ * KANC_HAL_HAS_LAYER_SUM the board runs the whole node loop in one call.
  */
 static inline void kanc_layer_accumulate(const kanc_coord_t *coords, uint16_t n_in, uint16_t n_out,
                                          uint16_t row_length, const int16_t *table,
                                          const kanc_bias_t *bias, int32_t *acc)
 {
     const kanc_coord_t *coords_end = coords + n_in;
+#ifdef KANC_HAL_HAS_LAYER_SUM
+    kanc_hal_layer_sum(coords, coords_end, table, row_length, bias->value, acc, n_out);
+#else
     uint16_t j;
 
     for (j = 0; j < n_out; ++j) {
@@ -147,6 +178,7 @@ static inline void kanc_layer_accumulate(const kanc_coord_t *coords, uint16_t n_
         acc[j] = sum;
         table += row_length;
     }
+#endif
 }
 
 /*

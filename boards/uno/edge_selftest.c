@@ -7,6 +7,9 @@
  *   row:    kanc_hal_node_sum(coords, coords + n, row, acc) == acc + the edge sum over
  *           the first n coordinates, for every n >= 1 and every start accumulator
  *           (both odd and even n, the two entry points of its unrolled loop);
+ *           the same line also counts kanc_hal_layer_sum on those n coordinates with
+ *           one to three nodes whose rows start one sample apart and whose biases
+ *           come from flash, checked node by node against the portable edge sum;
  *   rshift: kanc_hal_rshift_round(a, n) == (a >> n) + ((a >> (n - 1)) & 1) (a if n = 0)
  *           for every value and every n in [0, 31].
  *
@@ -59,6 +62,46 @@ static int32_t __attribute__((noinline)) rshift_portable(int32_t a, uint8_t n)
     return (a >> n) + ((a >> (n - 1)) & 1);
 }
 
+/* Layer check: up to LAYER_NODES rows, row j starting at edge_row + j, so offsets are clipped to fit. */
+#define LAYER_NODES 3
+#define LAYER_MAX_OFFSET (EDGE_ROW_LENGTH - 1 - LAYER_NODES)
+
+/*
+ * Node biases in flash as int16 word pairs, low word first. The third and fourth are
+ * 2^31 - 1 - 40 * 2^23 and -2^31 + 40 * 2^23 (high words 32767 - 5120 and -32768 + 5120),
+ * as close to the int32 limits as 40 edge terms of magnitude up to 2^23 allow.
+ */
+#define LAYER_BIASES 5
+static const int16_t layer_bias[LAYER_BIASES + LAYER_NODES - 1][2] PROGMEM = {
+    {0, 0}, {-1, -1}, {-1, 32767 - 5120}, {0, -32768 + 5120}, {0x1234, 0x0567}, {0, 0}, {-1, -1}
+};
+
+static coord_t layer_coords[EDGE_COORDS];
+static int32_t layer_acc[LAYER_NODES];
+
+static int32_t bias_portable(const int16_t *words)
+{
+    return (int32_t)((uint32_t)(uint16_t)pgm_read_word(words) | ((uint32_t)(uint16_t)pgm_read_word(words + 1) << 16));
+}
+
+/* Runs kanc_hal_layer_sum on the first n layer coordinates; returns 1 when a node differs from the portable sum. */
+static uint8_t layer_mismatch(uint16_t n, uint16_t bias_index)
+{
+    uint16_t n_out = (uint16_t)(1u + n % LAYER_NODES);
+    uint16_t j, k;
+    uint8_t mismatch = 0;
+
+    kanc_hal_layer_sum(layer_coords, layer_coords + n, edge_row, 1u, layer_bias[bias_index], layer_acc, n_out);
+    for (j = 0; j < n_out; j++) {
+        int32_t expected = bias_portable(layer_bias[bias_index + j]);
+        for (k = 0; k < n; k++) {
+            expected = edge_portable(expected, edge_row + j + layer_coords[k].offset / 2u, layer_coords[k].frac);
+        }
+        mismatch |= layer_acc[j] != expected;
+    }
+    return mismatch;
+}
+
 static void write_uint32(uint32_t value)
 {
     char digits[10];
@@ -107,6 +150,9 @@ int main(void)
     for (k = 0; k < EDGE_COORDS; k++) {
         coords[k].offset = (uint16_t)(2u * edge_coords[k][0]);
         coords[k].frac = (uint8_t)edge_coords[k][1];
+        layer_coords[k].offset = (uint16_t)(2u * (edge_coords[k][0] < LAYER_MAX_OFFSET ? edge_coords[k][0]
+                                                                                       : LAYER_MAX_OFFSET));
+        layer_coords[k].frac = coords[k].frac;
     }
     checked = mismatches = 0;
     for (a = 0; a < EDGE_ACCS; a++) {
@@ -115,7 +161,8 @@ int main(void)
             for (k = 0; k < n; k++) {
                 expected = edge_portable(expected, edge_row + edge_coords[k][0], coords[k].frac);
             }
-            mismatches += kanc_hal_node_sum(coords, coords + n, edge_row, edge_accs[a]) != expected;
+            mismatches += kanc_hal_node_sum(coords, coords + n, edge_row, edge_accs[a]) != expected
+                          || layer_mismatch(n, (uint16_t)(a % LAYER_BIASES));
             checked++;
         }
     }
