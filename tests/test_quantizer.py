@@ -251,10 +251,11 @@ def test_zero_node_and_constant_output():
 
 
 def test_narrow_offset_node_is_degenerate():
-    # Node 0 of layer 0 stays within 1e4 +- 2e-4: far narrower than one int16 step
-    # of a pre-shifted accumulator that must reach 1e4.
+    # Node 0 of layer 0 stays within 1e4 +- 4e-5. Its edge carries the 1e4, so one
+    # table step is about 1e4 / 32767 and one accumulator step (1.2e-3) is wider than
+    # the whole domain: no multiplier below 2^15 resolves it, even from acc_offset.
     model = AnalyticKAN(
-        [[[lambda t: 1e4 + 1e-4 * t, np.zeros_like], [np.sin, np.cos]],
+        [[[lambda t: 1e4 + 2e-5 * t, np.zeros_like], [np.sin, np.cos]],
          [[lambda t: 1e-3 * (t - 1e4), np.tanh]]],
         [[0.0, 0.0], [0.0]])
     x = np.random.default_rng(12).uniform(-2, 2, size=(300, 2))
@@ -511,4 +512,126 @@ def test_model_name_with_runtime_prefix_rejected():
     qmodel = random_quantized_model(np.random.default_rng(0), [2, 2])
     qmodel.name = "kanc_layer"
     with pytest.raises(ModelFileError, match="starts with 'kanc_'"):
+        qmodel.validate()
+
+
+# ---------------------------------------------------------------------- accumulator offset
+
+def offset_output_model(output_mean):
+    """Two-layer regression model whose output has standard deviation about 0.23 around ``output_mean``.
+
+    The mean sits in the last layer's bias, as in a FloatKAN that folds y_mean into it.
+    """
+    return AnalyticKAN(
+        [[[np.sin, np.square], [np.tanh, lambda t: 0.3 * t]],
+         [[lambda t: 0.422 * np.cos(t), lambda t: 0.0422 * t ** 3]]],
+        [[0.1, -0.2], [output_mean]])
+
+
+def test_large_output_mean_keeps_resolution():
+    rng = np.random.default_rng(30)
+    x = rng.uniform(-1.5, 1.5, size=(4000, 2))
+    errors = {}
+    for output_mean in (0.0, 1e4):
+        model = offset_output_model(output_mean)
+        assert 0.2 < model.layer_inputs(x)[-1].std() < 0.26
+        qmodel = quantize(model, x, segments=64)
+        measured = output_errors(qmodel, model, x).max(axis=0)
+        assert np.all(measured <= output_bound(qmodel))
+        errors[output_mean] = measured.max()
+
+        # The output node counts from output_offset, so its table scale ignores the mean.
+        assert qmodel.layers[-1].acc_offset.tolist() == qmodel.output_offset.tolist()
+        assert abs(qmodel.output_offset[0] - output_mean) < 1.0
+
+    # Without acc_offset this model measured 0.42 at mean 1e4 and 0.00084 at mean 0.
+    assert errors[1e4] <= 1.1 * errors[0.0]
+    assert errors[0.0] < 0.002
+
+
+def test_hidden_node_offset_folds_into_requantizer():
+    # Hidden node 0 sits near 5e3; the next layer removes that offset in its edge function.
+    model = AnalyticKAN(
+        [[[np.sin, lambda t: 0.5 * t], [np.tanh, np.cos]],
+         [[lambda t: np.sin(t - 5e3), lambda t: 0.5 * t ** 2]]],
+        [[5e3, 0.0], [0.0]])
+    rng = np.random.default_rng(31)
+    x = rng.uniform(-2, 2, size=(2000, 2))
+    qmodel = quantize(model, x, segments=32)
+
+    hidden, second = qmodel.layers
+    centres = 0.5 * (second.domain_lo + second.domain_hi)
+    assert hidden.acc_offset.tolist() == centres.tolist()
+    assert abs(hidden.acc_offset[0] - 5e3) < 2.0
+    # Measured from the domain centre, u = 0 lies half a domain below, so z = S_i * 2^F / 2.
+    assert second.in_requant.offset.tolist() == (second.segments * (1 << FRAC_BITS) // 2).tolist()
+    assert qmodel.metadata["quantizer"]["layers"][0]["acc_offset"] == hidden.acc_offset.tolist()
+
+    errors = output_errors(qmodel, model, rng.uniform(-2, 2, size=(3000, 2)))
+    assert np.all(errors.max(axis=0) <= output_bound(qmodel))
+    assert output_bound(qmodel).max() < 0.05
+
+
+def test_classification_logits_share_one_offset():
+    model = AnalyticKAN(
+        [[[np.sin, np.cos], [np.cos, np.sin], [lambda t: 0.5 * t, lambda t: -0.5 * t]]],
+        [[40.0, 40.1, 39.9]], task="classification")
+    x = np.random.default_rng(32).uniform(-3, 3, size=(1000, 2))
+    qmodel = quantize(model, x, segments=32)
+    offsets = qmodel.layers[-1].acc_offset
+    assert np.all(offsets == offsets[0])
+    assert abs(offsets[0] - 40.0) < 3.0
+    logits = model.layer_inputs(x)[-1]
+    predicted = np.argmax(spec_forward(qmodel, qmodel.quantize_inputs(x)), axis=1)
+    ordered = np.sort(logits, axis=1)
+    clear = ordered[:, -1] - ordered[:, -2] > 2 * output_bound(qmodel).max()
+    assert clear.mean() > 0.9
+    assert np.array_equal(predicted[clear], np.argmax(logits, axis=1)[clear])
+
+
+def test_acc_offset_round_trips(tmp_path):
+    model = offset_output_model(1e3)
+    x = np.random.default_rng(33).uniform(-1.5, 1.5, size=(300, 2))
+    qmodel = quantize(model, x, segments=16)
+    path = tmp_path / "offset.npz"
+    qmodel.save(path)
+    loaded = QuantizedModel.load(path)
+    for saved, read in zip(qmodel.layers, loaded.layers):
+        assert read.acc_offset.dtype == np.float64
+        assert read.acc_offset.tolist() == saved.acc_offset.tolist()
+    assert loaded.layers[-1].acc_offset[0] != 0.0
+
+
+def test_file_without_acc_offset_loads_as_zeros(tmp_path):
+    from kanc.io.npzfile import HEADER_KEY
+
+    model = two_layer_model()
+    x = np.random.default_rng(34).uniform(-2, 2, size=(200, 2))
+    qmodel = quantize(model, x, segments=8)
+    path = tmp_path / "new.npz"
+    qmodel.save(path)
+
+    # Rewrite the archive the way files were written before acc_offset existed.
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files if not name.endswith("/acc_offset")}
+    assert HEADER_KEY in arrays
+    old_path = tmp_path / "old.npz"
+    with open(old_path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+    loaded = QuantizedModel.load(old_path)
+    for layer in loaded.layers:
+        assert layer.acc_offset.dtype == np.float64
+        assert layer.acc_offset.tolist() == [0.0] * layer.n_out
+    assert np.array_equal(spec_forward(loaded, loaded.quantize_inputs(x)),
+                          spec_forward(qmodel, qmodel.quantize_inputs(x)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_acc_offset_rejected(bad):
+    from kanc.quantize.random_model import random_quantized_model
+
+    qmodel = random_quantized_model(np.random.default_rng(0), [2, 3, 1])
+    qmodel.layers[0].acc_offset[1] = bad
+    with pytest.raises(ModelFileError, match="layer 0 acc_offset contains NaN or infinite"):
         qmodel.validate()

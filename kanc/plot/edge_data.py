@@ -4,7 +4,8 @@ All values are real numbers: inputs in the units of the layer input, edge and
 table values in the real units of the receiving node j. The table of edge (j, i)
 is dequantized as ``T_ji[s] * table_scale[j]`` at the segment ends
 ``lo_i + s * (hi_i - lo_i) / S_i`` (docs/fixed_point_spec.md section 2.4). kanc's
-quantizer puts node j's bias into B_j only and adds no offset to the samples
+quantizer splits node j's bias between B_j and the node's acc_offset and adds no
+offset to the samples
 (``T = floor(phi / scale + 0.5)``), so these values are directly comparable with
 phi_ji from the float protocol's ``edge_values``. A quantized model built another
 way may move constants between B_j and the tables, and then its curves are

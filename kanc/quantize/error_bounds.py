@@ -9,7 +9,8 @@ in the real units of node j:
     coordinate      slope_ji * c_i                 slope_ji = max_s |T[s+1] - T[s]| * table_scale[j] / 2^F
                                                    per u step; c_i = error of u in u steps
 
-A node sums its edges' bounds plus 0.5 * table_scale[j] / 2^F for its rounded bias.
+A node sums its edges' bounds plus 0.5 * table_scale[j] / 2^F for its rounded bias
+B_j. The node's acc_offset is added exactly in its real meaning, so it adds no term.
 That node error, divided by the next layer's u step, feeds c_i of the next layer.
 """
 import numpy as np

@@ -72,6 +72,11 @@ class QuantizedLayer:
         Real value of one table step of node j.
     edge_mask : bool array (n_out, n_in) or None
         True for a live edge. None means dense: every edge is live.
+    acc_offset : float64 array (n_out,)
+        Real value added to each node's output: node j stands for
+        acc_j * table_scale[j] / 2^F + acc_offset[j]. The integer path never uses
+        it; the quantizer folds it into the next requantizer's offset z. None
+        (the default) means zeros, the meaning of files written before this field.
     """
 
     segments: np.ndarray
@@ -82,6 +87,11 @@ class QuantizedLayer:
     bias: np.ndarray
     table_scale: np.ndarray
     edge_mask: np.ndarray = None
+    acc_offset: np.ndarray = None
+
+    def __post_init__(self):
+        if self.acc_offset is None:
+            self.acc_offset = np.zeros(len(self.bias), dtype=np.float64)
 
     @property
     def n_in(self):
@@ -222,6 +232,7 @@ class QuantizedModel:
             if bias.dtype != np.int32 or bias.ndim != 1 or len(bias) == 0:
                 fail(f"{where}: bias must be a non-empty 1-D int32 array")
             _check_real(fail, f"{where} table_scale", layer.table_scale, layer.n_out, positive=True)
+            _check_real(fail, f"{where} acc_offset", layer.acc_offset, layer.n_out)
 
             _check_edge_mask(fail, where, layer)
             table = np.asarray(layer.table)
@@ -250,7 +261,7 @@ class QuantizedModel:
         for index, layer in enumerate(self.layers):
             prefix = f"layer{index}/"
             arrays.update(layer.in_requant.as_dict(prefix + "in_requant/"))
-            for field in ("segments", "domain_lo", "domain_hi", "table", "bias", "table_scale"):
+            for field in ("segments", "domain_lo", "domain_hi", "table", "bias", "table_scale", "acc_offset"):
                 arrays[prefix + field] = getattr(layer, field)
             # Dense layers store no mask, so files of dense models read the same as before sparse layers existed.
             if layer.is_sparse:
@@ -287,6 +298,7 @@ class QuantizedModel:
                 bias=array(prefix + "bias", "i"),
                 table_scale=array(prefix + "table_scale", "f").astype(np.float64),
                 edge_mask=_read_edge_mask(arrays, prefix + "edge_mask", path),
+                acc_offset=_read_acc_offset(arrays, prefix + "acc_offset", path),
             ))
         metadata = header.get("metadata", {})
         model = cls(
@@ -352,6 +364,13 @@ def _read_edge_mask(arrays, name, path):
         raise ModelFileError(f"model file {path}: array '{name}' must contain only 0 (pruned) and 1 (live), "
                              f"found {stored.min() if stored.min() < 0 else stored.max()}")
     return stored.astype(bool)
+
+
+def _read_acc_offset(arrays, name, path):
+    """Return the float64 acc_offset stored under ``name``, or None (zeros) for files written without it."""
+    if name not in arrays:
+        return None
+    return require_array(arrays, name, path, "f", 1).astype(np.float64)
 
 
 def _check_edge_mask(fail, where, layer):

@@ -117,16 +117,22 @@ def quantize(float_model, calibration_x, name="model", segments=None, max_segmen
     input_offset = 0.5 * (lo0 + hi0)
     input_scale = (hi0 - lo0) / (1 << 15)
 
-    # Step 4: tables, table scales and biases, one layer at a time. A node's table
-    # scale must also let the next requantizer's pre-shift reach its whole range.
+    # Step 4: tables, table scales and biases, one layer at a time. Each node's
+    # accumulator counts from acc_offset, the centre of the range it feeds (see
+    # node_offsets). A node's table scale must also let the next requantizer's
+    # pre-shift reach its whole range, measured from that offset.
     layers = []
     for layer in range(n_layers):
         if layer + 1 < n_layers:
-            reach = np.maximum(np.abs(domains[layer + 1][0]), np.abs(domains[layer + 1][1]))
+            acc_offset = node_offsets(*domains[layer + 1])
+            reach = np.maximum(np.abs(domains[layer + 1][0] - acc_offset),
+                               np.abs(domains[layer + 1][1] - acc_offset))
         else:
-            reach = np.abs(output_offset) + output_scale * (1 << 15)
+            acc_offset = output_offset.copy()
+            reach = np.abs(output_offset - acc_offset) + output_scale * (1 << 15)
         layers.append(build_layer_tables(float_model, layer, domains[layer], layer_segments[layer], reach,
-                                         edge_mask=float_edge_mask(float_model, layer, widths)))
+                                         edge_mask=float_edge_mask(float_model, layer, widths),
+                                         acc_offset=acc_offset))
 
     # Step 5: requantizers into each layer input and into the outputs.
     designs = []
@@ -140,16 +146,19 @@ def quantize(float_model, calibration_x, name="model", segments=None, max_segmen
                    for i in range(widths[0])]
         else:
             value_scale = layers[layer - 1].table_scale / _ACC_UNIT
-            row = [design_requantizer(value_scale[i], lo[i], hi[i], lo[i], step_u[i])
+            value_offset = layers[layer - 1].acc_offset
+            row = [design_requantizer(value_scale[i], lo[i], hi[i], lo[i], step_u[i], value_offset=value_offset[i])
                    for i in range(widths[layer])]
         designs.append(row)
         layers[layer].in_requant = _requantizer_arrays(row)
 
     value_scale = layers[-1].table_scale / _ACC_UNIT
+    value_offset = layers[-1].acc_offset
     out_designs = [design_requantizer(value_scale[j], output_lo[j], output_hi[j], output_offset[j],
                                       output_scale[j],
                                       fit_lo=output_offset[j] - output_scale[j] * (1 << 15),
-                                      fit_hi=output_offset[j] + output_scale[j] * INT16_MAX)
+                                      fit_hi=output_offset[j] + output_scale[j] * INT16_MAX,
+                                      value_offset=value_offset[j])
                    for j in range(widths[-1])]
 
     model = QuantizedModel(
@@ -189,6 +198,20 @@ def calibrated_domain(values, margin):
 
 # ---------------------------------------------------------------------- tables
 
+def node_offsets(lo, hi):
+    """Return acc_offset for nodes whose outputs feed layer inputs with domains [lo, hi]: the domain centres.
+
+    Measuring the accumulator from the centre keeps the pre-shift of the next
+    requantizer as small as the domain width allows, wherever the domain lies, and
+    makes its offset z exactly S_i * 2^F / 2. The offset is a float64 real value and
+    need not be a whole number of accumulator steps, because the bias is rounded
+    after subtracting it and that rounding is the same 0.5-step error either way.
+    The last layer uses output_offset instead, which is one common value for all
+    logits of a classifier, so the argmax is unchanged.
+    """
+    return 0.5 * (lo + hi)
+
+
 def float_edge_mask(float_model, layer, widths):
     """Return the float model's (n_out, n_in) bool edge mask of ``layer``, or None for a dense layer.
 
@@ -208,11 +231,13 @@ def float_edge_mask(float_model, layer, widths):
     return None if mask.all() else mask.copy()
 
 
-def build_layer_tables(float_model, layer, domain, segments, reach, edge_mask=None):
+def build_layer_tables(float_model, layer, domain, segments, reach, edge_mask=None, acc_offset=None):
     """Sample every live edge of ``layer`` at its segment ends and quantize the samples and biases.
 
-    ``reach`` (n_out,) is the largest |real value| that the next requantizer's pre-shift
-    must represent for each node. ``edge_mask`` (n_out, n_in) bool or None makes the
+    ``acc_offset`` (n_out,), real units, zeros by default) is subtracted from each
+    bias before it is rounded to B_j, so node j stands for
+    acc_j * table_scale[j] / 2^F + acc_offset[j]. ``reach`` (n_out,) is the largest
+    |real value - acc_offset| that the next requantizer's pre-shift must represent for each node. ``edge_mask`` (n_out, n_in) bool or None makes the
     layer sparse (spec section 2.7): pruned edges get no samples and play no part in
     the table scale. They must be exactly zero in the float model. Returns a
     QuantizedLayer without input requantizer.
@@ -226,6 +251,11 @@ def build_layer_tables(float_model, layer, domain, segments, reach, edge_mask=No
     n_out = values.shape[1]
     if bias.shape != (n_out,) or not np.all(np.isfinite(bias)):
         raise QuantizationError(f"node_bias({layer}) must be {n_out} finite values, got {bias!r}")
+    acc_offset = np.zeros(n_out) if acc_offset is None else np.asarray(acc_offset, dtype=np.float64)
+
+    # The accumulator carries the bias relative to acc_offset, which the next
+    # requantizer (or output_offset) adds back in real units.
+    bias = bias - acc_offset
     live = np.ones((n_out, n_in), dtype=bool) if edge_mask is None else edge_mask
     _check_pruned_edges_zero(samples, live, layer)
 
@@ -245,6 +275,7 @@ def build_layer_tables(float_model, layer, domain, segments, reach, edge_mask=No
         bias=bias_q.astype(np.int32),
         table_scale=table_scale,
         edge_mask=edge_mask,
+        acc_offset=acc_offset.copy(),
     )
     bound = accumulator_bounds(quantized)
     if np.any(bound > INT32_MAX):                                  # quantize_node guarantees this
@@ -282,6 +313,8 @@ def knot_grid(lo, hi, segments):
 def quantize_node(edge_samples, bias, reach, layer, node):
     """Choose node j's table scale and return (table_scale, int64 samples of its row, B_j).
 
+    ``bias`` is the real bias minus the node's acc_offset, the part that B_j carries.
+
     The scale is the smallest that satisfies all of: |T| <= 32767; every slope
     |T[s+1] - T[s]| <= 32767 (each rounding moves a difference by at most 1);
     |B_j| + sum_i 2^F * max|T_ji| <= 2^31 - 1 (each rounding adds at most 0.5 to a
@@ -305,7 +338,7 @@ def quantize_node(edge_samples, bias, reach, layer, node):
         scale = max(reach, 1.0) * _ACC_UNIT / 2.0 ** 30
     if not math.isfinite(scale):
         raise QuantizationError(f"layer {layer}, node {node}: edge values are too large to scale "
-                                f"(largest sample {peaks.max(initial=0.0):.6g}, bias {bias:.6g})")
+                                f"(largest sample {peaks.max(initial=0.0):.6g}, bias minus acc_offset {bias:.6g})")
 
     for _ in range(16):
         # Round half up, like every rounding in the integer path.
@@ -355,6 +388,7 @@ def _describe(model, designs, out_designs, curvatures, target_error, target_met,
             "requantizer_max_abs_sum": [p["max_abs_sum"] for p in proofs],
             "coordinate_error_u": coordinate_error.tolist(),
             "accumulator_bound": acc_bound.tolist(),
+            "acc_offset": layer.acc_offset.tolist(),
             "bound_interpolation": bounds["interpolation"].tolist(),
             "bound_table_rounding": bounds["table_rounding"].tolist(),
             "bound_coordinate": bounds["coordinate"].tolist(),

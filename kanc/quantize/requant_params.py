@@ -1,8 +1,8 @@
 """Requantizer parameters (p, M, r, z) from the real-valued map between two integer formats.
 
 A requantizer (docs/fixed_point_spec.md, sections 2.2 and 2.6) turns an integer
-``a`` whose unit is ``value_scale`` (a real number per step of ``a``) into a target
-coordinate ``c = (a * value_scale - target_origin) / target_step``. The target is
+``a`` that stands for the real value ``a * value_scale + value_offset`` into a target
+coordinate ``c = (a * value_scale + value_offset - target_origin) / target_step``. The target is
 either a table coordinate u (origin ``lo_i``, step ``(hi_i - lo_i) / (S_i * 2^F)``)
 or the model output y_q (origin ``output_offset``, step ``output_scale``).
 
@@ -10,7 +10,7 @@ In the integer path this becomes
 
     t = sat(rshift_round(a, p), int16)      one t step is value_scale * 2^p real units
     c ~ t * k + z_real                      k = value_scale * 2^p / target_step
-                                            z_real = -target_origin / target_step
+                                            z_real = (value_offset - target_origin) / target_step
     M * 2^-r ~ k,  z = round(z_real)
 
 Every choice below is made on float64 numbers, and the error it causes in the
@@ -100,7 +100,7 @@ def choose_pre_shift(value_scale, fit_lo, fit_hi):
 
 
 def design_requantizer(value_scale, domain_lo, domain_hi, target_origin, target_step,
-                       fit_lo=None, fit_hi=None, pre_shift=None, input_rounding=None):
+                       fit_lo=None, fit_hi=None, pre_shift=None, input_rounding=None, value_offset=0.0):
     """Build the requantizer that maps ``a`` (unit ``value_scale``) to the target coordinate.
 
     Parameters
@@ -119,9 +119,19 @@ def design_requantizer(value_scale, domain_lo, domain_hi, target_origin, target_
     input_rounding : float, optional
         Rounding error of t in t steps before the multiply. By default 0.5 when p > 0
         (rshift_round) and 0 when p = 0. Layer 0 passes 0.5 for the float -> x_q rounding.
+    value_offset : float
+        Real value that ``a = 0`` stands for: the node's ``acc_offset`` for an
+        accumulator. The pre-shift only has to reach the domain's distance from it,
+        and it moves into z.
     """
     fit_lo = domain_lo if fit_lo is None else fit_lo
     fit_hi = domain_hi if fit_hi is None else fit_hi
+
+    # Work relative to value_offset: from here on every real value is measured from
+    # the real value of a = 0, so that a * value_scale is the whole variable part.
+    domain_lo, domain_hi = domain_lo - value_offset, domain_hi - value_offset
+    fit_lo, fit_hi = fit_lo - value_offset, fit_hi - value_offset
+    target_origin = target_origin - value_offset
     if pre_shift is None:
         pre_shift = choose_pre_shift(value_scale, fit_lo, fit_hi)
     if input_rounding is None:
