@@ -126,7 +126,8 @@ def print_result(result, folder):
     lines = [
         f"float test {result.metric}:        {result.float_metric:.6g}",
         f"fixed-point test {result.metric}:  {result.fixed_metric:.6g} {change}",
-        f"C outputs identical to simulation: {result.identical} of {result.total}",
+        f"C outputs identical to simulation: {result.identical} of {result.total} "
+        f"({result.total_rows} rows x {result.total // max(result.total_rows, 1)} outputs)",
         f"output error vs float: {in_domain}, computed bound {result.error_bound:.4g}; "
         f"largest on all rows {result.max_abs_error:.4g}",
         f"table bytes: {result.sizes['table_bytes']}, all model constants: {result.sizes['flash_bytes']} bytes, "
