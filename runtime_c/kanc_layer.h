@@ -101,6 +101,19 @@ static inline void kanc_coord_store(kanc_coord_t *coord, uint16_t u, uint16_t ro
 }
 
 /*
+ * Saturates the requantized value v of an input with S segments to
+ * [0, 256 * S - 1] (spec 2.2 step 5), stores its coordinate at `row_offset`
+ * (kanc_coord_store) and returns the row offset of the next input,
+ * row_offset + S + 1.
+ */
+static inline uint16_t kanc_coord_store_saturated(kanc_coord_t *coord, int32_t v,
+                                                  uint16_t segments, uint16_t row_offset)
+{
+    kanc_coord_store(coord, kanc_saturate_coordinate(v, kanc_coordinate_max(segments)), row_offset);
+    return (uint16_t)(row_offset + segments + 1u);
+}
+
+/*
  * Computes the coordinates of layer 0 from the int16 model inputs x_q[0..n_in).
  * Step 1 is skipped: a valid model has p = 0 in every layer-0 requantizer
  * (spec section 4), and an int16 value passes an int16 saturation unchanged.
@@ -119,8 +132,7 @@ static inline void kanc_coords_from_inputs(const int16_t *x_q, uint16_t n_in,
         uint16_t segments = (uint16_t)KANC_READ_S16(&rq[i].segments);
         int32_t v = kanc_requant_multiply(x_q[i], &rq[i]);
 
-        kanc_coord_store(&coords[i], kanc_saturate_coordinate(v, kanc_coordinate_max(segments)), row_offset);
-        row_offset = (uint16_t)(row_offset + segments + 1u);
+        row_offset = kanc_coord_store_saturated(&coords[i], v, segments, row_offset);
     }
 #endif
 }
@@ -139,8 +151,7 @@ static inline void kanc_coords_from_accumulators(const int32_t *acc, uint16_t n_
         uint16_t segments = (uint16_t)KANC_READ_S16(&rq[i].segments);
         int32_t v = kanc_requant_scale(acc[i], &rq[i]);
 
-        kanc_coord_store(&coords[i], kanc_saturate_coordinate(v, kanc_coordinate_max(segments)), row_offset);
-        row_offset = (uint16_t)(row_offset + segments + 1u);
+        row_offset = kanc_coord_store_saturated(&coords[i], v, segments, row_offset);
     }
 #endif
 }
@@ -219,7 +230,7 @@ static inline void kanc_sparse_coords_from_inputs(const int16_t *x_q, uint16_t n
         uint16_t segments = (uint16_t)KANC_READ_S16(&rq[i].segments);
         int32_t v = kanc_requant_multiply(x_q[i], &rq[i]);
 
-        kanc_coord_store(&coords[i], kanc_saturate_coordinate(v, kanc_coordinate_max(segments)), 0u);
+        (void)kanc_coord_store_saturated(&coords[i], v, segments, 0u);
     }
 }
 
@@ -233,7 +244,7 @@ static inline void kanc_sparse_coords_from_accumulators(const int32_t *acc, uint
         uint16_t segments = (uint16_t)KANC_READ_S16(&rq[i].segments);
         int32_t v = kanc_requant_scale(acc[i], &rq[i]);
 
-        kanc_coord_store(&coords[i], kanc_saturate_coordinate(v, kanc_coordinate_max(segments)), 0u);
+        (void)kanc_coord_store_saturated(&coords[i], v, segments, 0u);
     }
 }
 

@@ -9,6 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from device_outputs import INT16_EXTREMES, assert_same_outputs, with_extreme_rows
 from toolchain_checks import ARM_PACKAGES, require_tool
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,7 +24,6 @@ from kanc.simulate.reference import reference_forward
 from kanc.verify import verify
 
 CORTEX_M_BOARDS = ("rp2040", "portenta_h7")
-INT16_EXTREMES = [-32768, -32767, -1, 0, 1, 32766, 32767]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -31,24 +31,6 @@ def cortex_m_toolchain():
     for tool in ("arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-objdump", "qemu-system-arm", "gcc"):
         require_tool(tool, ARM_PACKAGES)
     cortex_m.instruction_count_plugin()
-
-
-def with_extreme_rows(rng, x, n_inputs):
-    """Append rows of int16 extremes (all equal, alternating, and mixed) to ``x``."""
-    rows = [np.full(n_inputs, value) for value in INT16_EXTREMES]
-    rows.append(np.resize([-32768, 32767], n_inputs))
-    rows.append(rng.choice(INT16_EXTREMES, size=n_inputs))
-    return np.vstack([x, np.array(rows, dtype=np.int16)])
-
-
-def assert_same_outputs(device, expected, x_q):
-    assert device.shape == expected.shape
-    assert device.dtype == np.int16
-    mismatches = np.argwhere(device != expected)
-    assert mismatches.size == 0, (
-        f"{len(mismatches)} outputs differ from the reference; first at row {mismatches[0][0]}: "
-        f"device {device[mismatches[0][0]].tolist()} reference {expected[mismatches[0][0]].tolist()} "
-        f"for input {x_q[mismatches[0][0]].tolist()}")
 
 
 def write_model_function(folder, body, name="probe", prelude=""):

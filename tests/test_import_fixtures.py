@@ -4,7 +4,6 @@ The fixtures in tests/fixtures/ hold each library's state dict, inputs and the
 library's own float64 outputs (see tests/fixtures/FIXTURES.md). These tests need
 numpy only, except the ones that read torch files.
 """
-import importlib
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 from kanc.importers import ModelImportError, import_chebykan, import_efficient_kan, import_fastkan
 from kanc.importers.common import load_state_arrays
 from kanc.model.protocol import check_float_model
+from toolchain_checks import require_module
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,13 +25,6 @@ CASES = [
     ("fastkan_diabetes", import_fastkan, {}),
     ("chebykan_iris", import_chebykan, {"task": "classification"}),
 ]
-
-
-def require_module(name):
-    """Import an optional module; skip when it is missing, except under CI where that is a failure."""
-    if os.environ.get("CI"):
-        return importlib.import_module(name)
-    return pytest.importorskip(name)
 
 
 def load_fixture(name):

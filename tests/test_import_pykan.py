@@ -5,7 +5,6 @@ test that builds a model runs in ``tmp_path``. Outputs are compared with pykan's
 forward pass in float64 on the same parameters (a float32 model is converted with
 ``.double()`` after the import has read its float32 state).
 """
-import importlib
 import os
 
 import numpy as np
@@ -14,14 +13,7 @@ import pytest
 from kanc.importers import ModelImportError, import_pykan
 from kanc.importers.pykan_checkpoint import read_pykan_config
 from kanc.model.protocol import check_float_model
-
-
-def require_module(name):
-    """Import an optional module; skip when it is missing, except under CI where that is a failure."""
-    if os.environ.get("CI"):
-        return importlib.import_module(name)
-    return pytest.importorskip(name)
-
+from toolchain_checks import require_module
 
 torch = require_module("torch")
 kan = require_module("kan")

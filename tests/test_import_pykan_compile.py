@@ -6,7 +6,6 @@ k 3, grid_eps 0.02, float32 state, trained briefly on the diabetes data scaled t
 saveckpt. The fixed-point simulation's error against pykan's own output is printed
 (run pytest with -s to see it) and must stay within the quantizer's computed bound.
 """
-import importlib
 import os
 
 import numpy as np
@@ -17,14 +16,7 @@ from kanc.importers import import_pykan
 from kanc.quantize.quantizer import quantize
 from kanc.quantize.report import in_domain_mask
 from kanc.simulate import simulate
-
-
-def require_module(name):
-    """Import an optional module; skip when it is missing, except under CI where that is a failure."""
-    if os.environ.get("CI"):
-        return importlib.import_module(name)
-    return pytest.importorskip(name)
-
+from toolchain_checks import require_module
 
 torch = require_module("torch")
 kan = require_module("kan")

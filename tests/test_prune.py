@@ -1,5 +1,4 @@
 """Tests of pruning: which edges, nodes and inputs go, folding into biases, edge masks, and accuracy on real data."""
-import os
 
 import numpy as np
 import pytest
@@ -12,19 +11,8 @@ from kanc.model.serialize import FORMAT, VERSION, load_float_model, save_float_m
 from kanc.quantize.quantizer import quantize
 from kanc.train.estimators import KANClassifier
 from kanc.train.trainer import run_training
+from datasets_for_tests import load_csv, split
 
-DATA_DIR = os.path.join(os.path.dirname(__file__), "..", "kanc", "datasets", "data")
-
-
-def load_csv(name):
-    table = np.genfromtxt(os.path.join(DATA_DIR, f"{name}.csv"), delimiter=",", skip_header=1)
-    return table[:, :-1], table[:, -1]
-
-
-def split(X, y, seed=0, test_fraction=0.25):
-    order = np.random.default_rng(seed).permutation(len(X))
-    n_test = int(len(X) * test_fraction)
-    return X[order[n_test:]], y[order[n_test:]], X[order[:n_test]], y[order[:n_test]]
 
 
 def constant_edge(layer, j, i, value):

@@ -1,6 +1,5 @@
 """Tests of FloatKAN, the trainer and the estimators: protocol contract, reproducibility, accuracy on real data."""
 import io
-import os
 import re
 
 import numpy as np
@@ -14,21 +13,8 @@ from kanc.train.estimators import InvalidParameterError, KANClassifier, KANRegre
 from kanc.train.penalties import smoothness_penalty
 from kanc.train.progress import ProgressBar
 from kanc.train.trainer import train
+from datasets_for_tests import load_csv, split
 
-DATA_DIR = os.path.join(os.path.dirname(__file__), "..", "kanc", "datasets", "data")
-
-
-def load_csv(name):
-    """Return (X, y) of a bundled CSV: every column but the last is a feature, the last is the target."""
-    table = np.genfromtxt(os.path.join(DATA_DIR, f"{name}.csv"), delimiter=",", skip_header=1)
-    return table[:, :-1], table[:, -1]
-
-
-def split(X, y, seed=0, test_fraction=0.25):
-    order = np.random.default_rng(seed).permutation(len(X))
-    n_test = int(len(X) * test_fraction)
-    test, fit = order[:n_test], order[n_test:]
-    return X[fit], y[fit], X[test], y[test]
 
 
 def rmse(a, b):

@@ -14,9 +14,8 @@ from kanc.quantize.qmodel import QuantizedLayer, QuantizedModel, Requantizer
 from kanc.quantize.random_model import random_inputs, random_quantized_model
 from kanc.simulate import simulate
 from kanc.simulate.reference import reference_forward
+from device_outputs import assert_same_outputs, with_extreme_rows
 from toolchain_checks import AVR_PACKAGES, require_tool
-
-INT16_EXTREMES = [-32768, -32767, -1, 0, 1, 32766, 32767]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -26,24 +25,6 @@ def uno_toolchain():
     require_tool("libsimavr-dev", AVR_PACKAGES, os.path.isfile("/usr/include/simavr/sim_avr.h"))
     require_tool("libelf-dev", AVR_PACKAGES, os.path.isfile("/usr/include/gelf.h"))
     avr.harness_path()
-
-
-def with_extreme_rows(rng, x, n_inputs):
-    """Append rows of int16 extremes (all equal, and alternating) to ``x``."""
-    rows = [np.full(n_inputs, value) for value in INT16_EXTREMES]
-    rows.append(np.resize([-32768, 32767], n_inputs))
-    rows.append(rng.choice(INT16_EXTREMES, size=n_inputs))
-    return np.vstack([x, np.array(rows, dtype=np.int16)])
-
-
-def assert_same_outputs(device, expected, x_q, oracle_name):
-    assert device.shape == expected.shape
-    assert device.dtype == np.int16
-    mismatches = np.argwhere(device != expected)
-    assert mismatches.size == 0, (
-        f"{len(mismatches)} outputs differ from the {oracle_name}; first at row {mismatches[0][0]}: "
-        f"device {device[mismatches[0][0]].tolist()} {oracle_name} {expected[mismatches[0][0]].tolist()} "
-        f"for input {x_q[mismatches[0][0]].tolist()}")
 
 
 def check_exact(qmodel, x_q, run):

@@ -1,8 +1,9 @@
-"""Toolchain checks shared by the board tests: skip on a developer machine, fail under CI=true.
+"""Toolchain and optional-module checks shared by the tests: skip on a developer machine, fail under CI=true.
 
 ``tests/run.sh`` (and so ``.ci/run``) installs every Debian package the board tests
 need, so under CI a missing tool is a broken set-up, not a reason to skip.
 """
+import importlib
 import os
 import shutil
 
@@ -27,3 +28,10 @@ def require_tool(name, packages, present=None):
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def require_module(name):
+    """Import an optional module; skip when it is missing, except under CI where that is a failure."""
+    if os.environ.get("CI"):
+        return importlib.import_module(name)
+    return pytest.importorskip(name)

@@ -102,27 +102,13 @@ static uint8_t layer_mismatch(uint16_t n, uint16_t bias_index)
     return mismatch;
 }
 
-static void write_uint32(uint32_t value)
-{
-    char digits[10];
-    uint8_t count = 0;
-
-    do {
-        digits[count++] = (char)('0' + value % 10u);
-        value /= 10u;
-    } while (value != 0u);
-    while (count > 0) {
-        uart_write_byte((uint8_t)digits[--count]);
-    }
-}
-
 static void report(const char *name, uint32_t checked, uint32_t mismatches)
 {
     uart_write_string(name);
     uart_write_string(" checked ");
-    write_uint32(checked);
+    uart_write_uint32(checked);
     uart_write_string(" mismatches ");
-    write_uint32(mismatches);
+    uart_write_uint32(mismatches);
     uart_write_string("\r\n");
 }
 

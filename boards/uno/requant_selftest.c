@@ -140,27 +140,13 @@ static int32_t __attribute__((noinline)) coord_reference(int32_t v, const int16_
     return (2 * ((int32_t)row_offset + u / 256)) * 256 + u % 256;
 }
 
-static void write_uint32(uint32_t value)
-{
-    char digits[10];
-    uint8_t count = 0;
-
-    do {
-        digits[count++] = (char)('0' + value % 10u);
-        value /= 10u;
-    } while (value != 0u);
-    while (count > 0) {
-        uart_write_byte((uint8_t)digits[--count]);
-    }
-}
-
 static void write_int32(int32_t value)
 {
     if (value < 0) {
         uart_write_byte('-');
-        write_uint32(0u - (uint32_t)value);
+        uart_write_uint32(0u - (uint32_t)value);
     } else {
-        write_uint32((uint32_t)value);
+        uart_write_uint32((uint32_t)value);
     }
 }
 
@@ -168,13 +154,13 @@ static void report(const char *name, uint32_t checked, uint32_t mismatches, cons
 {
     uart_write_string(name);
     uart_write_string(" checked ");
-    write_uint32(checked);
+    uart_write_uint32(checked);
     uart_write_string(" mismatches ");
-    write_uint32(mismatches);
+    uart_write_uint32(mismatches);
     uart_write_string("\r\n");
     if (mismatches != 0u) {
         uart_write_string("first record ");
-        write_uint32(first->record);
+        uart_write_uint32(first->record);
         uart_write_string(" value ");
         write_int32(first->value);
         uart_write_string(" device ");

@@ -50,6 +50,20 @@ void uart_write_int16(int16_t value)
     }
 }
 
+void uart_write_uint32(uint32_t value)
+{
+    char digits[10];
+    uint8_t count = 0;
+
+    do {
+        digits[count++] = (char)('0' + value % 10u);
+        value /= 10u;
+    } while (value != 0u);
+    while (count > 0) {
+        uart_write_byte((uint8_t)digits[--count]);
+    }
+}
+
 void uart_flush(void)
 {
     while (!(UCSR0A & (1 << TXC0))) {

@@ -11,6 +11,7 @@ void uart_init(void);
 void uart_write_byte(uint8_t byte);
 void uart_write_string(const char *text);
 void uart_write_int16(int16_t value);   /* signed decimal, no padding */
+void uart_write_uint32(uint32_t value); /* unsigned decimal, no padding */
 void uart_flush(void);                  /* wait until the last byte has left the shift register */
 
 #endif /* KANC_UNO_UART_H */

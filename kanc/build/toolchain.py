@@ -15,15 +15,13 @@ SANITIZER_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", 
 INSTALL_HINTS = {
     "host": "install a C compiler (Debian/Ubuntu: apt-get install gcc) or set CC to its path",
     "avr": "install avr-gcc and avr-libc (Debian/Ubuntu: apt-get install gcc-avr avr-libc) or set KANC_AVR_GCC",
-    "arm": "install the Arm GNU toolchain (Debian/Ubuntu: apt-get install gcc-arm-none-eabi "
-           "libnewlib-arm-none-eabi) or set KANC_ARM_GCC",
 }
 
 
 def find_tool(candidates, env_var, kind):
     """Return the path of the first executable found: $env_var if set, else the first of ``candidates`` on PATH.
 
-    ``kind`` selects the install hint ("host", "avr", "arm"). Raises ToolchainError
+    ``kind`` selects the install hint ("host" or "avr"). Raises ToolchainError
     when $env_var names a missing program or no candidate is on PATH.
     """
     override = os.environ.get(env_var, "").strip() if env_var else ""
@@ -47,11 +45,6 @@ def host_cc():
 def avr_gcc():
     """Return avr-gcc: $KANC_AVR_GCC, else avr-gcc on PATH."""
     return find_tool(("avr-gcc",), "KANC_AVR_GCC", "avr")
-
-
-def arm_gcc():
-    """Return arm-none-eabi-gcc: $KANC_ARM_GCC, else arm-none-eabi-gcc on PATH."""
-    return find_tool(("arm-none-eabi-gcc",), "KANC_ARM_GCC", "arm")
 
 
 def run_tool(command, what, input_bytes=None, timeout=600, env=None):

@@ -218,7 +218,7 @@ def render_source(qmodel, float_wrapper=True):
 
     for index, layer in enumerate(qmodel.layers):
         lines += _layer_arrays(name, index, layer)
-    lines += [f"/* Output requantizers (spec 2.6): {{z low, z high}}, M, p, r, 0. */"]
+    lines += ["/* Output requantizers (spec 2.6): {z low, z high}, M, p, r, 0. */"]
     lines += _requant_array(f"{name}_outputs", qmodel.out_requant, np.zeros(qmodel.n_outputs, dtype=np.int64))
     lines += _buffers_and_checks(qmodel)
     lines += _predict_q(qmodel)
@@ -234,7 +234,7 @@ def _layer_arrays(name, index, layer):
     lines = [
         f"/* Layer {index}: {layer.n_in} inputs -> {layer.n_out} nodes, W = {layer.row_length} samples per node. */",
         "",
-        f"/* Input requantizers (spec 2.2): {{z low, z high}}, M, p, r, S. */",
+        "/* Input requantizers (spec 2.2): {z low, z high}, M, p, r, S. */",
     ]
     lines += _requant_array(f"{prefix}_inputs", layer.in_requant, layer.segments)
     lines += [
@@ -257,7 +257,7 @@ def _sparse_layer_arrays(name, index, layer):
         f"/* Layer {index} (sparse): {layer.n_in} inputs -> {layer.n_out} nodes, "
         f"{layer.n_live_edges} of {layer.n_in * layer.n_out} edges live. */",
         "",
-        f"/* Input requantizers (spec 2.2): {{z low, z high}}, M, p, r, S. */",
+        "/* Input requantizers (spec 2.2): {z low, z high}, M, p, r, S. */",
     ]
     lines += _requant_array(f"{prefix}_inputs", layer.in_requant, layer.segments)
     lines += [

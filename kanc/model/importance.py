@@ -48,7 +48,7 @@ import dataclasses
 import numpy as np
 
 from kanc.errors import DataError, KancError
-from kanc.model.protocol import check_float_model
+from kanc.model.protocol import check_float_model, checked_layer_inputs
 
 MAX_BATCH_VALUES = 1 << 22
 """Largest number of float64 edge values (rows * n_out * n_in) formed at once, about 32 MiB."""
@@ -127,17 +127,7 @@ def _measure_spreads(float_model, x):
     widths = [int(w) for w in float_model.widths]
     x = _check_samples(x, widths[0])
 
-    activations = float_model.layer_inputs(x)
-    if len(activations) != len(widths):
-        raise KancError(f"layer_inputs returned {len(activations)} arrays; widths {widths} need "
-                        f"{len(widths)}; check the float model")
-    checked = []
-    for index, (values, width) in enumerate(zip(activations, widths)):
-        values = np.asarray(values, dtype=np.float64)
-        if values.shape != (len(x), width) or not np.all(np.isfinite(values)):
-            raise KancError(f"layer_inputs()[{index}] must be finite with shape {(len(x), width)}, got "
-                            f"shape {values.shape}; check the float model")
-        checked.append(values)
+    checked = checked_layer_inputs(float_model, x, widths, KancError)
 
     node_std = [values.std(axis=0) for values in checked]
     edge_std = [_edge_spread(float_model, layer, checked[layer], widths[layer + 1])

@@ -26,6 +26,8 @@ Input normalisation and output scaling belong inside the edge functions, so
 layer 0 sees raw features and the last layer returns outputs in target units.
 """
 
+import numpy as np
+
 REQUIRED_MEMBERS = ("task", "widths", "layer_inputs", "edge_values", "node_bias")
 
 
@@ -36,3 +38,26 @@ def check_float_model(model):
             raise TypeError(f"{type(model).__name__} is not a kanc float model: missing '{member}' "
                             "(see kanc.model.protocol)")
     return model
+
+
+def checked_layer_inputs(model, x, widths, error_type):
+    """Run ``model.layer_inputs(x)`` and return its L + 1 arrays as float64.
+
+    Raises ``error_type`` (a ``KancError`` subclass chosen by the caller) when the
+    model returns the wrong number of arrays, an array whose shape is not
+    ``(len(x), widths[l])``, or NaN or infinite values.
+    """
+    activations = model.layer_inputs(x)
+    if len(activations) != len(widths):
+        raise error_type(f"layer_inputs returned {len(activations)} arrays; widths {widths} need "
+                         f"{len(widths)}; check the float model")
+    checked = []
+    for index, (values, width) in enumerate(zip(activations, widths)):
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (len(x), width):
+            raise error_type(f"layer_inputs()[{index}] has shape {values.shape}, expected {(len(x), width)}; "
+                             "check the float model")
+        if not np.all(np.isfinite(values)):
+            raise error_type(f"layer_inputs()[{index}] contains NaN or infinite values; check the float model")
+        checked.append(values)
+    return checked

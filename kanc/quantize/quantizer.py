@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 from kanc.errors import DataError
-from kanc.model.protocol import check_float_model
+from kanc.model.protocol import check_float_model, checked_layer_inputs
 from kanc.quantize import error_bounds
 from kanc.quantize.qmodel import (
     FRAC_BITS, INT16_MAX, INT32_MAX, MAX_SEGMENTS, QuantizedLayer, QuantizedModel, Requantizer,
@@ -84,7 +84,7 @@ def quantize(float_model, calibration_x, name="model", segments=None, max_segmen
                                     "(real units of the node outputs)")
     fixed_segments = _expand_segments(DEFAULT_SEGMENTS if segments is None and target_error is None
                                       else segments, widths)
-    activations = _calibrate(float_model, x, widths)
+    activations = checked_layer_inputs(float_model, x, widths, QuantizationError)
 
     # Step 1: domains of every layer input, and the output format.
     domains = [calibrated_domain(activations[layer], margin) for layer in range(n_layers)]
@@ -498,21 +498,3 @@ def _check_input_domains(input_domains, n_inputs):
         i = int(bad[0])
         raise QuantizationError(f"input_domains[{i}] = [{domains[i, 0]}, {domains[i, 1]}] is empty; need lo < hi")
     return domains[:, 0].copy(), domains[:, 1].copy()
-
-
-def _calibrate(float_model, x, widths):
-    """Run ``layer_inputs`` and check that it returns L + 1 finite arrays of the declared widths."""
-    activations = float_model.layer_inputs(x)
-    if len(activations) != len(widths):
-        raise QuantizationError(f"layer_inputs returned {len(activations)} arrays; "
-                                f"widths {widths} need {len(widths)}")
-    checked = []
-    for index, (values, width) in enumerate(zip(activations, widths)):
-        values = np.asarray(values, dtype=np.float64)
-        if values.shape != (len(x), width):
-            raise QuantizationError(f"layer_inputs()[{index}] has shape {values.shape}, expected {(len(x), width)}")
-        if not np.all(np.isfinite(values)):
-            raise QuantizationError(f"layer_inputs()[{index}] contains NaN or infinite values for the "
-                                    "calibration data; check the float model")
-        checked.append(values)
-    return checked
