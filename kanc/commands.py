@@ -33,6 +33,19 @@ def load_float_model(spec, task="regression"):
     return load_kanc_float(spec)
 
 
+def model_input_files(spec):
+    """Files that loading the model ``spec`` reads, so that no output may replace them."""
+    from kanc.importers import IMPORTERS
+
+    source, sep, path = spec.partition(":")
+    if not (sep and source in IMPORTERS):
+        return [spec]
+    if source == "pykan":
+        # pykan's saveckpt(path) writes these three files.
+        return [path + suffix for suffix in ("_state", "_config.yml", "_cache_data")]
+    return [path]
+
+
 def load_quantized_model(path):
     from kanc.quantize.qmodel import QuantizedModel
 
@@ -47,9 +60,26 @@ def feature_names_of(model):
     return list(names) if names else None
 
 
+def stored_target_in_file(model, path):
+    """The model's stored target column name if the CSV at ``path`` has it, else None (last column)."""
+    import csv
+
+    name = getattr(model, "target_name", None) or getattr(model, "metadata", {}).get("target_name")
+    if not name:
+        return None
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError):
+        return None  # load_csv reports the problem with the file
+    return name if name in [column.strip() for column in header] else None
+
+
 def read_features(path, model, target=None, require_target=False):
     """Load a CSV for ``model``: its stored feature columns if known, else every non-target column."""
     names = feature_names_of(model)
+    if target is None:
+        target = stored_target_in_file(model, path)
     data = load_csv(path, target=target, feature_names=names, require_target=require_target)
     n_inputs = model.n_inputs if hasattr(model, "n_inputs") else model.widths[0]
     if data.X.shape[1] != n_inputs:
@@ -58,6 +88,9 @@ def read_features(path, model, target=None, require_target=False):
                         "not read as a feature")
     if data.target_name is not None and data.target_name in (names or []):
         data.y = None
+    if names is None:
+        print(f"note: the model stores no feature names, so inputs 0..{len(data.feature_names) - 1} are the "
+              f"columns {data.feature_names} of {path} in that order", file=sys.stderr)
     return data
 
 
@@ -167,6 +200,10 @@ def compile_model(float_model, calibration_x, name, segments=None, max_error=Non
     """Quantize ``float_model`` with calibration inputs; return the QuantizedModel."""
     from kanc.quantize.quantizer import calibrated_domain, quantize
 
+    if float_model.task == "classification" and float_model.widths[-1] < 2:
+        raise DataError(f"a classifier needs at least 2 outputs (logits), but the model has {float_model.widths[-1]}; "
+                        "compile it with --task regression")
+
     domains = None
     if input_ranges:
         # Features without a hand-set range keep the calibrated one.
@@ -194,8 +231,7 @@ def run_compile(args):
 
     from kanc.emit.c_source import write_c_sources
 
-    model_path = args.model.partition(":")[2] if ":" in args.model else args.model
-    check_output_path(args.output, inputs=[model_path, args.calibration])
+    check_output_path(args.output, inputs=[*model_input_files(args.model), args.calibration])
     if args.c_dir and os.path.exists(args.c_dir) and not os.path.isdir(args.c_dir):
         raise DataError(f"--c-dir {args.c_dir} is a file; give a folder for the C sources")
     float_model = load_float_model(args.model, task=args.task)
@@ -302,7 +338,11 @@ def print_metric(qmodel, y, predictions, label):
     if y is None:
         return
     if qmodel.task == "classification":
+        class_labels(y, "target column")
         print(f"{label} accuracy: {accuracy(y, predictions):.6g} on {len(y)} rows")
+    elif np.ndim(predictions) != 1:
+        raise DataError(f"the model has {qmodel.n_outputs} outputs but the data has one target column; "
+                        "metrics need one target per output")
     else:
         print(f"{label} RMSE: {rmse(y, predictions):.6g} on {len(y)} rows")
 
@@ -472,7 +512,7 @@ def run_export(args):
 def run_plot(args):
     from kanc.plot.edges import plot_edges
 
-    check_output_path(args.output, inputs=[args.model, args.qmodel, args.data])
+    check_output_path(args.output, inputs=[*model_input_files(args.model), args.qmodel, args.data])
     float_model = load_float_model(args.model)
     qmodel = load_quantized_model(args.qmodel) if args.qmodel else None
     x = read_features(args.data, float_model).X if args.data else None

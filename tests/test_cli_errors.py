@@ -150,3 +150,25 @@ def test_simulate_rejects_unknown_target(tmp_path, good_csv, quantized_file):
 def test_verify_rejects_unknown_board(tmp_path, good_csv, quantized_file):
     proc = run_kanc("verify", str(quantized_file), str(good_csv), "--board", "esp32", cwd=tmp_path)
     assert_one_line_error(proc, "'esp32'", "uno")
+
+
+def test_compile_protects_pykan_checkpoint_files(tmp_path, good_csv):
+    for suffix in ("_state", "_config.yml", "_cache_data"):
+        (tmp_path / f"user_kan{suffix}").write_text("checkpoint part")
+    for suffix in ("_state", "_config.yml", "_cache_data"):
+        target = tmp_path / f"user_kan{suffix}"
+        proc = run_kanc("compile", f"pykan:{tmp_path / 'user_kan'}", str(good_csv), "-o", str(target), cwd=tmp_path)
+        assert_one_line_error(proc, "also an input")
+        assert target.read_text() == "checkpoint part"
+
+
+def test_simulate_rejects_continuous_target_for_classifier(tmp_path, good_csv, quantized_file):
+    from kanc.quantize.qmodel import QuantizedModel
+
+    model = QuantizedModel.load(quantized_file)
+    model.task = "classification"
+    model.metadata["feature_names"] = ["a", "b"]
+    classifier = tmp_path / "classifier.npz"
+    model.save(classifier)
+    proc = run_kanc("simulate", str(classifier), str(good_csv), cwd=tmp_path)
+    assert_one_line_error(proc, "not a whole-number class label")

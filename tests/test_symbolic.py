@@ -112,3 +112,12 @@ def test_formula_matches_the_data(recovered):
     predicted = eval(formula.replace("^", "**"), {"sin": np.sin, "exp": np.exp, "x1": X[:, 0], "x2": X[:, 1]})
     r2 = 1.0 - np.sum((predicted - y) ** 2) / np.sum((y - y.mean()) ** 2)
     assert r2 > 0.99
+
+
+def test_affine_term_brackets_compound_argument():
+    from kanc.model.symbolic import CandidateFit
+
+    fit = CandidateFit(name="x", a=1.0, b=0.0, c=2.0, d=0.0, r2=1.0, complexity=1, cost=0.0,
+                       template="{u}", affine=True)
+    assert fit.term("a + b") == "2*(a + b)"
+    assert fit.term("a") == "2*a"

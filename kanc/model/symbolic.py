@@ -113,7 +113,8 @@ class CandidateFit:
 
     def term(self, argument="x", precision=4):
         """Return c * f(a * argument + b) as a string, without d."""
-        inner = argument if self.affine else f"{_number(self.a, precision)}*{_wrap(argument)} + {_number(self.b, precision)}"
+        # An affine fit is c * argument, so a compound argument needs brackets.
+        inner = _wrap(argument) if self.affine else f"{_number(self.a, precision)}*{_wrap(argument)} + {_number(self.b, precision)}"
         return f"{_number(self.c, precision)}*{self.template.format(u=inner)}"
 
     def formula(self, argument="x", precision=4):

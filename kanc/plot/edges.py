@@ -60,7 +60,7 @@ def plot_edges(float_model, path, qmodel=None, x=None, input_names=None, points=
     n_edges = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
     if n_edges > max_edges:
         raise KancError(f"model {widths} has {n_edges} edges, more than max_edges={max_edges} for one "
-                        "PNG; pass a larger max_edges to plot it anyway")
+                        "PNG; prune the model first (kanc prune) or call kanc.plot.edges.plot_edges with a larger max_edges")
     if qmodel is None and x is None:
         raise KancError("plot_edges needs a quantized model (qmodel) or calibration data (x) to draw the "
                         "int16 tables; pass one of them")

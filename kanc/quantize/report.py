@@ -152,8 +152,14 @@ def format_report(metadata):
     lines.append(f"output error bound (inputs inside the domains): {quantizer['output_error_bound_max']:.4g}")
     for label, summary in metadata.get("error_report", {}).items():
         text = (f"{label}: {summary['samples']} samples ({summary['samples_in_domain']} inside the domains), "
-                f"max abs error {summary['max_abs_error']:.4g}, RMSE {summary['rmse']:.4g}")
+                f"max abs error {summary['max_abs_error']:.4g} "
+                f"({_format_optional(summary.get('max_abs_error_in_domain'))} inside the domains), "
+                f"RMSE {summary['rmse']:.4g}")
         if "class_agreement" in summary:
             text += f", class agreement {100 * summary['class_agreement']:.2f}%"
         lines.append(text)
     return "\n".join(lines)
+
+
+def _format_optional(value):
+    return "no row" if value is None else f"{value:.4g}"
