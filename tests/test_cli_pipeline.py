@@ -30,6 +30,13 @@ def compiled(tmp_path_factory):
     return folder, data
 
 
+def test_compile_names_inputs_in_header(compiled):
+    folder, _ = compiled
+    header = (folder / "c" / "iris_kan.h").read_text()
+    assert "x_q[0] sepal_length_cm: scale" in header
+    assert "x_q[3] petal_width_cm: scale" in header
+
+
 def test_compile_writes_self_contained_c(compiled):
     folder, data = compiled
     qmodel = QuantizedModel.load(folder / "iris.q.npz")

@@ -131,6 +131,20 @@ def _check_float_parameters(qmodel):
 # ---------------------------------------------------------------------- header
 
 
+def _input_lines(qmodel):
+    """Comment lines naming each input's feature column and its int16 format, when the model stores names."""
+    names = qmodel.metadata.get("feature_names")
+    if not names or len(names) != qmodel.n_inputs:
+        return []
+    lines = [" *", " * Inputs (x = x_q * scale + offset):"]
+    for index, feature in enumerate(names):
+        # Names come from a CSV header: keep comment terminators out of the C comment.
+        safe = " ".join(str(feature).split()).replace("*/", "* /")
+        lines.append(f" *   x_q[{index}] {safe}: scale {qmodel.input_scale[index]:.9g}, "
+                     f"offset {qmodel.input_offset[index]:.9g}")
+    return lines
+
+
 def render_header(qmodel, float_wrapper=True):
     """Return the text of ``<name>.h``: the size macros and the predict prototypes."""
     name, upper = qmodel.name, qmodel.name.upper()
@@ -146,6 +160,7 @@ def render_header(qmodel, float_wrapper=True):
         f" * x_q[{upper}_N_INPUTS] int16 inputs in, y_q[{upper}_N_OUTPUTS] int16 outputs out.",
         " * Real meaning: x = x_q * input_scale + input_offset and y = y_q * output_scale + output_offset.",
         " * Not reentrant: both predict functions use static RAM buffers.",
+        *_input_lines(qmodel),
         " */",
         f"#ifndef {upper}_H",
         f"#define {upper}_H",
