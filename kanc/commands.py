@@ -470,7 +470,8 @@ def format_verify(result):
         f"mismatches: {result.mismatches}",
         f"{unit} per inference: {result.count_per_inference:.1f} "
         f"(min {int(result.counts.min())}, max {int(result.counts.max())}), "
-        f"per edge: {result.count_per_edge:.2f} ({result.n_edges} edges)",
+        f"per edge: {result.count_per_edge:.2f} ({result.n_edges} edges)" if unit != "none" else
+        "the host board is not timed: use an emulated board for cycle or instruction counts",
         f"verify image: flash {result.flash_bytes} bytes, RAM {result.ram_bytes} bytes",
     ]
     if unit == "instructions":
