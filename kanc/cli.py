@@ -231,7 +231,7 @@ def main(argv=None):
     handler = getattr(commands, "run_" + args.command)
     try:
         # Huge inputs (1e300) overflow to inf in intermediate float steps and then
-        # saturate, as the spec says; the CLI reports clamp counts instead of numpy warnings.
+        # saturate as the spec defines, so the CLI reports clamp counts instead of numpy warnings.
         with np.errstate(over="ignore"):
             handler(args)
     except KancError as exc:

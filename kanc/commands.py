@@ -61,7 +61,7 @@ def feature_names_of(model):
 
 
 def stored_target_in_file(model, path):
-    """The model's stored target column name if the CSV at ``path`` has it, else None (last column)."""
+    """Return the model's stored target column name if the CSV at ``path`` has it, else None (last column)."""
     import csv
 
     name = getattr(model, "target_name", None) or getattr(model, "metadata", {}).get("target_name")

@@ -325,7 +325,8 @@ def test_plot_polyline_of_pruned_edge_is_zero(pruned_float_model):
     model, x = pruned_float_model
     qmodel = quantize(model, x, name="sparse_q", segments=12)
     knot_t, knot_value, table_t, table_value = table_polyline(qmodel.layers[0], 1, 2, -2.0, 2.0)
-    assert len(knot_t) == 0 and len(knot_value) == 0
+    assert len(knot_t) == 0
+    assert len(knot_value) == 0
     assert table_t.tolist() == [-2.0, 2.0]
     assert table_value.tolist() == [0.0, 0.0]
     knot_t, knot_value, _, _ = table_polyline(qmodel.layers[0], 0, 2, -2.0, 2.0)

@@ -5,7 +5,7 @@
  * so these calls read and write files in the directory QEMU was started in.
  * On M-profile cores a semihosting call is "bkpt 0xAB" with the operation number
  * in r0 and a pointer to its argument block in r1 (ARM "Semihosting for AArch32
- * and AArch64", version 2). Real boards have no debugger answering these calls;
+ * and AArch64", version 2). Real boards have no debugger that serves these calls;
  * only the emulator images use this file.
  */
 #ifndef KANC_SEMIHOST_H

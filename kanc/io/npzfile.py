@@ -1,6 +1,6 @@
 """Versioned model container: an uncompressed ``.npz`` archive with a JSON header.
 
-The archive holds named numpy arrays plus one entry ``__header__``: a ``uint8``
+The archive contains named numpy arrays plus one entry ``__header__``: a ``uint8``
 array with the UTF-8 bytes of a JSON object that contains at least ``format``
 (a string such as ``"kanc-float"``) and ``version`` (an integer). Loading never
 unpickles: numpy is called with ``allow_pickle=False``, so object arrays are
@@ -33,7 +33,7 @@ def read_model_file(path, expected_format, supported_versions):
     """Read a model file and return ``(header, arrays)``.
 
     Raises ModelFileError, naming the path and the problem, when the file is not
-    found, is not an npz archive, has no valid header, holds another format, or has
+    found, is not an npz archive, has no valid header, contains another format, or has
     an unsupported version.
     """
     try:

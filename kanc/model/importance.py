@@ -47,8 +47,8 @@ import dataclasses
 
 import numpy as np
 
-from kanc.errors import DataError, KancError
-from kanc.model.protocol import check_float_model, checked_layer_inputs
+from kanc.errors import KancError
+from kanc.model.protocol import check_float_model, check_samples, checked_layer_inputs
 
 MAX_BATCH_VALUES = 1 << 22
 """Largest number of float64 edge values (rows * n_out * n_in) formed at once, about 32 MiB."""
@@ -125,7 +125,7 @@ def _measure_spreads(float_model, x):
     """Return (edge_std, node_std): per-layer (n_out, n_in) edge spreads and per-node-layer node spreads."""
     check_float_model(float_model)
     widths = [int(w) for w in float_model.widths]
-    x = _check_samples(x, widths[0])
+    x = check_samples(x, widths[0], "importance data", 2, "a spread")
 
     checked = checked_layer_inputs(float_model, x, widths, KancError)
 
@@ -169,19 +169,3 @@ def _edge_spread(float_model, layer, t, n_out):
 
     return np.sqrt(squares / count)
 
-
-def _check_samples(x, n_inputs):
-    try:
-        x = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"importance data is not numeric: {exc}") from None
-    if x.ndim != 2 or x.shape[1] != n_inputs:
-        raise DataError(f"importance data must have shape (N, {n_inputs}), got {x.shape}")
-    if len(x) < 2:
-        raise DataError(f"importance data has {len(x)} row(s); a spread needs at least 2, "
-                        "ideally the training set")
-    if not np.all(np.isfinite(x)):
-        row, col = np.argwhere(~np.isfinite(x))[0]
-        raise DataError(f"importance data row {row}, feature {col} is {x[row, col]}; "
-                        "remove or impute non-finite values first")
-    return x

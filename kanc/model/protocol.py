@@ -23,10 +23,12 @@ The contract that ties them together, for every layer ``l``::
     layer_inputs(x)[l + 1] == edge_values(l, layer_inputs(x)[l]).sum(axis=2) + node_bias(l)
 
 Input normalisation and output scaling belong inside the edge functions, so
-layer 0 sees raw features and the last layer returns outputs in target units.
+layer 0 receives raw features and the last layer returns outputs in target units.
 """
 
 import numpy as np
+
+from kanc.errors import DataError
 
 REQUIRED_MEMBERS = ("task", "widths", "layer_inputs", "edge_values", "node_bias")
 
@@ -61,3 +63,25 @@ def checked_layer_inputs(model, x, widths, error_type):
             raise error_type(f"layer_inputs()[{index}] contains NaN or infinite values; check the float model")
         checked.append(values)
     return checked
+
+
+def check_samples(x, n_inputs, label, min_rows, purpose):
+    """Return ``x`` as a finite float64 (N, n_inputs) array with N >= ``min_rows``.
+
+    ``label`` names the data in messages ("calibration data") and ``purpose`` says
+    what the rows are for ("quantizing"). Raises DataError naming the problem.
+    """
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{label} is not numeric: {exc}") from None
+    if x.ndim != 2 or x.shape[1] != n_inputs:
+        raise DataError(f"{label} must have shape (N, {n_inputs}), got {x.shape}")
+    if len(x) < min_rows:
+        raise DataError(f"{label} has {len(x)} row(s); {purpose} needs at least {min_rows}, "
+                        "ideally the training set")
+    if not np.all(np.isfinite(x)):
+        row, col = np.argwhere(~np.isfinite(x))[0]
+        raise DataError(f"{label} row {row}, feature {col} is {x[row, col]}; "
+                        "remove or impute non-finite values first")
+    return x

@@ -11,8 +11,8 @@ import re
 
 import numpy as np
 
-from kanc.errors import DataError
-from kanc.model.protocol import check_float_model, checked_layer_inputs
+
+from kanc.model.protocol import check_float_model, check_samples, checked_layer_inputs
 from kanc.quantize import error_bounds
 from kanc.quantize.qmodel import (
     FRAC_BITS, INT16_MAX, INT32_MAX, MAX_SEGMENTS, QuantizedLayer, QuantizedModel, Requantizer,
@@ -72,7 +72,7 @@ def quantize(float_model, calibration_x, name="model", segments=None, max_segmen
         raise QuantizationError(f"float model widths {widths} describe no layer; need at least [n_in, n_out]")
 
     _check_name(name)
-    x = _check_calibration(calibration_x, widths[0])
+    x = check_samples(calibration_x, widths[0], "calibration data", 1, "quantizing")
     margin = _check_margin(margin)
     max_segments = _check_segment_count("max_segments", max_segments)
     if segments is not None and target_error is not None:
@@ -425,21 +425,6 @@ def _check_name(name):
         raise QuantizationError(f"name {name!r} is not a C identifier of at most 40 characters "
                                 "(letters, digits, '_', not starting with a digit)")
 
-
-def _check_calibration(calibration_x, n_inputs):
-    try:
-        x = np.asarray(calibration_x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"calibration data is not numeric: {exc}") from None
-    if x.ndim != 2 or x.shape[1] != n_inputs:
-        raise DataError(f"calibration data must have shape (N, {n_inputs}), got {x.shape}")
-    if len(x) == 0:
-        raise DataError("calibration data has no rows; pass at least one sample (ideally the training set)")
-    if not np.all(np.isfinite(x)):
-        row, col = np.argwhere(~np.isfinite(x))[0]
-        raise DataError(f"calibration data row {row}, feature {col} is {x[row, col]}; "
-                        "remove or impute non-finite values before quantizing")
-    return x
 
 
 def _check_margin(margin):

@@ -62,7 +62,7 @@ def fit_grids_to_data(model, z, margin=0.1):
 
 @dataclasses.dataclass
 class TrainingResult:
-    """What one training run did.
+    """Record of one training run.
 
     Attributes
     ----------
